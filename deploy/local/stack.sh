@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Local stack on 127.0.0.1: one Apache Kafka broker (KRaft) and one Redis server (append-only file on).
+#   deploy/local/stack.sh start|stop|status
+# Idempotent: start leaves running servers alone, stop ignores stopped ones.
+# Kafka jars come from Maven Central via deploy/local/kafka/pom.xml and are cached in .local/kafka/lib.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+LOCAL=${OBZVON_LOCAL_DIR:-$ROOT/.local}
+KAFKA_PORT=${OBZVON_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${OBZVON_KAFKA_CONTROLLER_PORT:-9093}
+REDIS_PORT=${OBZVON_REDIS_PORT:-6379}
+KAFKA_DIR=$LOCAL/kafka
+REDIS_DIR=$LOCAL/redis
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {  # port seconds what
+  for _ in $(seq 1 $(( $2 * 5 ))); do port_open "$1" && return 0; sleep 0.2; done
+  log "$3 did not open 127.0.0.1:$1 within $2 s"; return 1
+}
+
+kafka_jars() {
+  if [ ! -f "$KAFKA_DIR/lib/.complete" ]; then
+    log "resolving Apache Kafka jars from Maven Central (once)"
+    mkdir -p "$KAFKA_DIR/lib"
+    mvn -q -B -f "$ROOT/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_DIR/lib"
+    touch "$KAFKA_DIR/lib/.complete"
+  fi
+}
+
+kafka_start() {
+  if port_open "$KAFKA_PORT"; then log "kafka already listening on 127.0.0.1:$KAFKA_PORT"; return 0; fi
+  kafka_jars
+  mkdir -p "$KAFKA_DIR/data"
+  cat > "$KAFKA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=4
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+PROPS
+  local cp="$KAFKA_DIR/lib/*"
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    java -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" \
+      -c "$KAFKA_DIR/server.properties" >/dev/null
+  fi
+  cat > "$KAFKA_DIR/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+  echo "log4j.appender.file.File=$KAFKA_DIR/server.log" >> "$KAFKA_DIR/log4j.properties"
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
+    -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
+  echo $! > "$KAFKA_DIR/pid"
+  wait_port "$KAFKA_PORT" 90 kafka || { tail -n 30 "$KAFKA_DIR/stdout.log" "$KAFKA_DIR/server.log" >&2; return 1; }
+}
+
+redis_start() {
+  if port_open "$REDIS_PORT"; then log "redis already listening on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  mkdir -p "$REDIS_DIR"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --appendonly yes \
+    --appendfsync everysec --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+  wait_port "$REDIS_PORT" 20 redis
+}
+
+stop_pidfile() {  # pidfile name
+  if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
+    kill "$(cat "$1")"; for _ in $(seq 1 100); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.2; done
+    log "$2 stopped"
+  fi
+  rm -f "$1"
+}
+
+status() {
+  local kv rv
+  kv=$(ls "$KAFKA_DIR/lib" 2>/dev/null | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')
+  rv=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+  if port_open "$KAFKA_PORT"; then echo "kafka $kv listening on 127.0.0.1:$KAFKA_PORT"; else echo "kafka: down"; fi
+  if port_open "$REDIS_PORT"; then echo "redis $rv listening on 127.0.0.1:$REDIS_PORT (appendonly yes)"; else echo "redis: down"; fi
+}
+
+case "${1:-status}" in
+  start) redis_start; kafka_start; status ;;
+  stop) stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Obzvon shared library: one package used by every service."""

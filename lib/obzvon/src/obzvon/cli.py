@@ -1,0 +1,213 @@
+"""`obzvon`: the command line for tenants and integrators, a thin client of the public gRPC API.
+
+Keys come from the environment: OBZVON_API_KEY (a tenant's) or OBZVON_ADMIN_API_KEY (tenant admin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from obzvon.errors import InvalidArgument, field_violations
+from obzvon.script import load_script_yaml
+from obzvon.v1 import (
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
+    tenants_pb2,
+    tenants_pb2_grpc,
+)
+
+CONTACT_COLUMNS = {"phone", "contact_id", "region", "debtor_key", "consent_time", "consent_channel", "consent_source"}
+PURPOSES = {"informational": campaigns_pb2.PURPOSE_INFORMATIONAL, "advertising": campaigns_pb2.PURPOSE_ADVERTISING}
+
+
+class CliError(Exception):
+    pass
+
+
+def _metadata(admin: bool = False) -> list[tuple[str, str]]:
+    var = "OBZVON_ADMIN_API_KEY" if admin else "OBZVON_API_KEY"
+    key = os.environ.get(var, "")
+    if not key:
+        raise CliError(f"set {var}")
+    return [("x-api-key", key)]
+
+
+def _channel(var: str, default: str) -> grpc.Channel:
+    return grpc.insecure_channel(os.environ.get(var, default))
+
+
+def scheduler() -> grpc.Channel:
+    return _channel("OBZVON_SCHEDULER_ADDR", "127.0.0.1:50051")
+
+
+def reporting() -> grpc.Channel:
+    return _channel("OBZVON_REPORTING_ADDR", "127.0.0.1:50052")
+
+
+def read_contacts(path: Path) -> Iterator[campaigns_pb2.Contact]:
+    """Contacts from a CSV with a header: phone, optional contact_id/region/debtor_key/consent_*,
+    every other column a script variable."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "phone" not in reader.fieldnames:
+            raise CliError(f"{path}: the header must have a 'phone' column (found: {reader.fieldnames})")
+        for row in reader:
+            contact = campaigns_pb2.Contact(
+                phone_number=row.get("phone") or "", contact_id=row.get("contact_id") or "",
+                region=row.get("region") or "", debtor_key=row.get("debtor_key") or "",
+                variables={k: v or "" for k, v in row.items() if k and k not in CONTACT_COLUMNS},
+            )
+            if row.get("consent_time"):
+                contact.consent.time.FromJsonString(row["consent_time"])
+                contact.consent.channel = row.get("consent_channel") or ""
+                contact.consent.source = row.get("consent_source") or ""
+            yield contact
+
+
+def _explain(error: grpc.RpcError, rows_are_lines: bool = False) -> str:
+    violations = field_violations(error)
+    if not violations:
+        return f"{error.code().name}: {error.details()}"  # type: ignore[attr-defined]
+    lines = [f"{error.code().name}:"]  # type: ignore[attr-defined]
+    for v in violations:
+        where = v.field
+        m = re.match(r"contacts\[(\d+)\]\.(.*)", v.field)
+        if m and rows_are_lines:
+            where = f"row {m.group(1)} (line {int(m.group(1)) + 1} of the file), field {m.group(2)}"
+        lines.append(f"  {where}: {v.description}")
+    return "\n".join(lines)
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> object:
+    stub = tenants_pb2_grpc.TenantServiceStub(scheduler())
+    response = stub.CreateTenant(tenants_pb2.CreateTenantRequest(
+        tenant_id=args.id, tenant=tenants_pb2.Tenant(display_name=args.name, caller_ids=args.caller_id,
+                                                      max_concurrent_calls=args.max_calls)),
+        metadata=_metadata(admin=True))
+    return MessageToDict(response)
+
+
+def cmd_campaign_create(args: argparse.Namespace) -> object:
+    try:
+        script = load_script_yaml(Path(args.script).read_text(encoding="utf-8"))
+    except InvalidArgument as e:
+        raise CliError(f"{args.script}: " + "; ".join(str(v) for v in e.violations)) from None
+    campaign = campaigns_pb2.Campaign(
+        display_name=args.name or args.id, purpose=PURPOSES[args.purpose], script=script, caller_id=args.caller_id,
+        compliance_profile=args.profile, language=args.language, voice=args.voice or "",
+        trunk_uri=args.trunk, max_concurrent_calls=args.max_calls, max_attempts=args.max_attempts,
+    )
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
+    response = stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
+        campaign_id=args.id, campaign=campaign, request_id=args.request_id or ""), metadata=_metadata())
+    return MessageToDict(response.campaign)
+
+
+def cmd_contacts_import(args: argparse.Namespace) -> object:
+    contacts = list(read_contacts(Path(args.file)))
+
+    def chunks() -> Iterator[campaigns_pb2.ImportContactsRequest]:
+        for i in range(0, max(len(contacts), 1), 500):
+            yield campaigns_pb2.ImportContactsRequest(campaign=f"campaigns/{args.campaign}",
+                                                      contacts=contacts[i:i + 500])
+
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
+    try:
+        response = stub.ImportContacts(chunks(), metadata=_metadata())
+    except grpc.RpcError as e:
+        raise CliError(f"{args.file}: " + _explain(e, rows_are_lines=True)) from None
+    return MessageToDict(response, always_print_fields_with_no_presence=True)
+
+
+def cmd_campaign_start(args: argparse.Namespace) -> object:
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
+    return MessageToDict(stub.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{args.id}"),
+                                            metadata=_metadata()).campaign)
+
+
+def cmd_campaign_get(args: argparse.Namespace) -> object:
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
+    return MessageToDict(stub.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{args.id}"),
+                                          metadata=_metadata()).campaign)
+
+
+def cmd_report(args: argparse.Namespace) -> object:
+    stub = reports_pb2_grpc.ReportingServiceStub(reporting())
+    while True:
+        report = stub.GetCampaignReport(reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{args.id}"),
+                                        metadata=_metadata()).report
+        if not args.watch:
+            return MessageToDict(report, always_print_fields_with_no_presence=True)
+        print(json.dumps(MessageToDict(report, always_print_fields_with_no_presence=True), ensure_ascii=False))
+        time.sleep(args.watch)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="obzvon", description="Obzvon command line (a client of the gRPC API)")
+    sub = p.add_subparsers(dest="group", required=True)
+
+    tenant = sub.add_parser("tenant").add_subparsers(dest="action", required=True)
+    t = tenant.add_parser("create", help="create a tenant (admin key); prints its API key once")
+    t.add_argument("--id", required=True)
+    t.add_argument("--name", required=True, help="the name callees hear")
+    t.add_argument("--caller-id", action="append", required=True, help="E.164, repeatable")
+    t.add_argument("--max-calls", type=int, default=0)
+    t.set_defaults(func=cmd_tenant_create)
+
+    campaign = sub.add_parser("campaign").add_subparsers(dest="action", required=True)
+    c = campaign.add_parser("create")
+    c.add_argument("--id", required=True)
+    c.add_argument("--name", default="")
+    c.add_argument("--script", required=True, help="YAML script file")
+    c.add_argument("--caller-id", required=True)
+    c.add_argument("--purpose", choices=sorted(PURPOSES), default="informational")
+    c.add_argument("--profile", default="default", help="compliance profile: default, us-tcpa, ru-230fz")
+    c.add_argument("--language", default="ru")
+    c.add_argument("--voice", default="")
+    c.add_argument("--trunk", required=True, help='SIP URI template, e.g. "sip:{number}@127.0.0.1:5070"')
+    c.add_argument("--max-calls", type=int, default=0)
+    c.add_argument("--max-attempts", type=int, default=1)
+    c.add_argument("--request-id", default="")
+    c.set_defaults(func=cmd_campaign_create)
+    for name, func in (("start", cmd_campaign_start), ("get", cmd_campaign_get)):
+        s = campaign.add_parser(name)
+        s.add_argument("id")
+        s.set_defaults(func=func)
+
+    contacts = sub.add_parser("contacts").add_subparsers(dest="action", required=True)
+    i = contacts.add_parser("import", help="import a CSV (header: phone, [contact_id, region, ...], variables)")
+    i.add_argument("--campaign", required=True)
+    i.add_argument("file")
+    i.set_defaults(func=cmd_contacts_import)
+
+    r = sub.add_parser("report", help="a campaign's report")
+    r.add_argument("id")
+    r.add_argument("--watch", type=float, default=0.0, help="print every N seconds")
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except CliError as e:
+        print(f"obzvon: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except grpc.RpcError as e:
+        print(f"obzvon: {_explain(e)}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -1,0 +1,107 @@
+"""Compliance: the rules that decide whether a person may be called, in one place.
+
+See docs/compliance.md.  Entry points: :func:`admit` (scheduler), :func:`recheck` (dialer,
+before INVITE), :func:`record_outcome` (dialer, after the call), :func:`screen_contact`
+(import), :func:`next_window_open` (rescheduling).
+"""
+
+from .audit import AuditLog, AuditRecord, MemoryAuditLog, RedisAuditLog
+from .consent import ConsentError, ConsentRecord, Purpose, consent_problem, consent_required
+from .counters import Bucket, CounterStore, MemoryCounterStore, Outcome, RedisCounterStore, ReserveResult
+from .decision import (
+    RESERVATION_TTL_S,
+    AdmissionRequest,
+    Decision,
+    admit,
+    build_buckets,
+    recheck,
+    record_outcome,
+    screen_contact,
+)
+from .dnc import GLOBAL, BulkResult, DncHit, DncRegistry, MemoryDncRegistry, RedisDncRegistry, normalize
+from .profile import (
+    DayType,
+    InteractionKind,
+    Limits,
+    MissingProfileError,
+    Period,
+    Profile,
+    ProfileError,
+    ProfileWideningError,
+    UnknownProfileError,
+    Window,
+    available_profiles,
+    load_profile,
+    parse_profile,
+    require_profile,
+)
+from .rules import ADMITTED, Rule
+from .windows import (
+    InvalidNumberError,
+    UnknownTimeZoneError,
+    WindowVerdict,
+    check_window,
+    day_type,
+    next_window_open,
+    parse_number,
+    to_e164,
+    zones_for_number,
+)
+
+__all__ = [
+    "ADMITTED",
+    "GLOBAL",
+    "RESERVATION_TTL_S",
+    "AdmissionRequest",
+    "AuditLog",
+    "AuditRecord",
+    "Bucket",
+    "BulkResult",
+    "ConsentError",
+    "ConsentRecord",
+    "CounterStore",
+    "DayType",
+    "Decision",
+    "DncHit",
+    "DncRegistry",
+    "InteractionKind",
+    "InvalidNumberError",
+    "Limits",
+    "MemoryAuditLog",
+    "MemoryCounterStore",
+    "MemoryDncRegistry",
+    "MissingProfileError",
+    "Outcome",
+    "Period",
+    "Profile",
+    "ProfileError",
+    "ProfileWideningError",
+    "Purpose",
+    "RedisAuditLog",
+    "RedisCounterStore",
+    "RedisDncRegistry",
+    "ReserveResult",
+    "Rule",
+    "UnknownProfileError",
+    "UnknownTimeZoneError",
+    "Window",
+    "WindowVerdict",
+    "admit",
+    "available_profiles",
+    "build_buckets",
+    "check_window",
+    "consent_problem",
+    "consent_required",
+    "day_type",
+    "load_profile",
+    "next_window_open",
+    "normalize",
+    "parse_number",
+    "parse_profile",
+    "recheck",
+    "record_outcome",
+    "require_profile",
+    "screen_contact",
+    "to_e164",
+    "zones_for_number",
+]

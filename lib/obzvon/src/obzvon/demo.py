@@ -1,0 +1,115 @@
+"""The demo campaign end to end, shared by `make demo` and the end-to-end test.
+
+A tenant and a campaign of N contacts with a say-then-ask script are created over the public gRPC
+API, the campaign is started, and the report is read back over gRPC and compared with the phone
+simulator's ground truth (what it was actually asked and what it actually said).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from obzvon.devstack import DevStack, numbers_awake_now
+from obzvon.script import load_script_yaml
+from obzvon.v1 import (
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
+    tenants_pb2,
+    tenants_pb2_grpc,
+)
+
+SCRIPT = Path(__file__).resolve().parents[4] / "deploy/local/demo/clinic-reminder.yaml"
+CALLER_ID = "+74950000000"
+
+
+@dataclass
+class GroundTruth:
+    attempts: int
+    answered: int
+    yes: int
+    calls: list[dict[str, Any]]
+
+
+def read_ground_truth(path: Path, numbers: set[str]) -> GroundTruth:
+    invites: dict[str, dict[str, Any]] = {}
+    ends: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        record = json.loads(line)
+        if record.get("to_number", "").lstrip("+") not in numbers:
+            continue
+        (invites if record["event"] == "invite" else ends)[record["call_id"]] = record
+    calls = [{**invites[c], **ends.get(c, {})} for c in invites]
+    answered = [c for c in calls if c.get("answered")]
+    yes = [c for c in answered if c.get("behaviour") == "yes" and c.get("replied") is True]
+    return GroundTruth(attempts=len(calls), answered=len(answered), yes=len(yes), calls=calls)
+
+
+def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts: int = 10,
+                 tenant_id: str = "clinic", campaign_id: str = "reminders", timeout_s: float = 240.0,
+                 log: Any = print) -> dict[str, Any]:
+    """Creates, starts and waits for the demo campaign; returns the report and the comparison."""
+    admin = [("x-api-key", stack.admin_api_key)]
+    with grpc.insecure_channel(stack.scheduler_addr) as sched, grpc.insecure_channel(stack.reporting_addr) as rep:
+        tenants = tenants_pb2_grpc.TenantServiceStub(sched)
+        campaigns = campaigns_pb2_grpc.CampaignServiceStub(sched)
+        reports = reports_pb2_grpc.ReportingServiceStub(rep)
+
+        created = tenants.CreateTenant(tenants_pb2.CreateTenantRequest(
+            tenant_id=tenant_id,
+            tenant=tenants_pb2.Tenant(display_name="Клиника Здоровье", caller_ids=[CALLER_ID])), metadata=admin)
+        key = [("x-api-key", created.api_key)]
+        log(f"tenant {created.tenant.name} created")
+
+        script = load_script_yaml(SCRIPT.read_text(encoding="utf-8"))
+        campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
+            campaign_id=campaign_id, request_id=f"{campaign_id}-create",
+            campaign=campaigns_pb2.Campaign(
+                display_name="Напоминание о приёме", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL, script=script,
+                caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="espeak-ng:ru",
+                trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=contacts,
+            )), metadata=key)
+        numbers = numbers_awake_now(contacts)
+        imported = campaigns.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
+            campaign=f"campaigns/{campaign_id}",
+            contacts=[campaigns_pb2.Contact(contact_id=f"patient-{i + 1}", phone_number=n,
+                                            variables={"name": f"пациент {i + 1}", "time": "10:30"})
+                      for i, n in enumerate(numbers)],
+        )]), metadata=key)
+        log(f"{imported.imported} contacts imported ({numbers[0]} ...)")
+        campaigns.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=key)
+        log("campaign started")
+
+        deadline = time.monotonic() + timeout_s
+        report = reports_pb2.CampaignReport()
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            report = reports.GetCampaignReport(
+                reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{campaign_id}"), metadata=key).report
+            state = campaigns.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"),
+                                          metadata=key).campaign.state
+            if state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED and report.completed + report.failed >= contacts:
+                break
+            time.sleep(1.0)
+        else:
+            raise TimeoutError(f"campaign not finished within {timeout_s} s; last report: {report}")
+        statuses = [c.status for c in campaigns.ListContacts(
+            campaigns_pb2.ListContactsRequest(campaign=f"campaigns/{campaign_id}"), metadata=key).contacts]
+
+    truth = read_ground_truth(ground_truth, {n.lstrip("+") for n in numbers})
+    return {
+        "report": {"attempts": report.attempts, "answered": report.answered, "yes": report.yes, "no": report.no,
+                   "other": report.other, "completed": report.completed, "failed": report.failed,
+                   "outcomes": dict(report.outcomes), "tags": dict(report.tags)},
+        "ground_truth": {"attempts": truth.attempts, "answered": truth.answered, "yes": truth.yes},
+        "contact_statuses": statuses,
+        "matches_ground_truth": (report.attempts, report.answered, report.yes)
+        == (truth.attempts, truth.answered, truth.yes),
+    }

@@ -1,0 +1,66 @@
+"""Every Redis key the platform writes, in one place (state layout is in docs/architecture.md)."""
+
+from __future__ import annotations
+
+
+def api_key(digest: str) -> str:
+    return f"apikey:{digest}"
+
+
+def tenant(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}"
+
+
+def campaign(tenant_id: str, campaign_id: str) -> str:
+    return f"campaign:{tenant_id}:{campaign_id}"
+
+
+def campaigns(tenant_id: str) -> str:
+    """Sorted set of the tenant's campaign ids by creation time."""
+    return f"campaigns:{tenant_id}"
+
+
+def create_request(tenant_id: str, request_id: str) -> str:
+    return f"request:{tenant_id}:{request_id}"
+
+
+def contacts(tenant_id: str, campaign_id: str) -> str:
+    """Hash contact id -> serialized Contact."""
+    return f"contacts:{tenant_id}:{campaign_id}"
+
+
+def queue(tenant_id: str, campaign_id: str) -> str:
+    """Sorted set of contact ids by next eligible time (epoch seconds)."""
+    return f"queue:{tenant_id}:{campaign_id}"
+
+
+def running_campaigns() -> str:
+    """Set of 'tenant_id/campaign_id' the scheduler's dispatcher walks."""
+    return "campaigns:running"
+
+
+def in_flight(tenant_id: str, campaign_id: str) -> str:
+    """Hash attempt id -> deadline (epoch seconds) of attempts not yet finished."""
+    return f"inflight:{tenant_id}:{campaign_id}"
+
+
+def attempt(attempt_id: str) -> str:
+    return f"attempt:{attempt_id}"
+
+
+def claim(attempt_id: str) -> str:
+    """Set NX by the dialer before INVITE: at most one call per attempt."""
+    return f"claim:{attempt_id}"
+
+
+def tts_audio(audio_key: str) -> str:
+    return f"tts:audio:{audio_key}"
+
+
+def seen_event(consumer: str, event_id: str) -> str:
+    return f"seen:{consumer}:{event_id}"
+
+
+def report_view(tenant_id: str, campaign_id: str) -> str:
+    """JSON campaign report the reporting service's faust agent keeps current."""
+    return f"report:{tenant_id}/{campaign_id}"

@@ -1,0 +1,250 @@
+"""Plain RTP/AVP endpoint (RFC 3550) with G.711 and RFC 4733 telephone-events.
+
+Packets are built and parsed with `aiortc.rtp.RtpPacket`; everything above the packet
+(pacing, codecs, DTMF) is ours because aiortc's senders need DTLS-SRTP (sip-notes.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from aiortc.rtp import RtpPacket
+
+from obzvon.media import g711
+from obzvon.media.clock import MediaClock
+
+log = logging.getLogger(__name__)
+
+DTMF_EVENTS = "0123456789*#ABCD"
+DEFAULT_DTMF_PT = 101
+
+
+def parse_telephone_event(payload: bytes) -> tuple[str, bool, int] | None:
+    """(digit, end, duration) of an RFC 4733 payload, or None when it is not a DTMF digit."""
+    if len(payload) < 4:
+        return None
+    event, flags, duration = struct.unpack("!BBH", payload[:4])
+    if event >= len(DTMF_EVENTS):
+        return None
+    return DTMF_EVENTS[event], bool(flags & 0x80), duration
+
+
+def build_telephone_event(digit: str, *, end: bool, duration: int, volume: int = 10) -> bytes:
+    return struct.pack("!BBH", DTMF_EVENTS.index(digit.upper()), (0x80 if end else 0) | volume, duration)
+
+
+class _Play:
+    __slots__ = ("data", "future", "offset")
+
+    def __init__(self, data: bytes, future: asyncio.Future[bool]) -> None:
+        self.data = data
+        self.offset = 0
+        self.future = future
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        # Set once the session exists; the socket has to be bound first to learn its port.
+        self.sink: Callable[[bytes, tuple[str, int]], None] | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int] | Any) -> None:
+        if self.sink is not None:
+            self.sink(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port-unreachable from a peer that has gone away; RTP just carries on.
+        log.debug("rtp socket error: %s", exc)
+
+
+class RtpSession:
+    """One call's RTP stream, paced by a shared `MediaClock`.
+
+    Once connected it sends exactly one 20 ms packet per clock tick: queued audio when
+    playing, encoded silence otherwise, so the far end's jitter buffer sees a steady stream.
+    Received audio is re-chunked into 20 ms PCM16 frames whatever the sender's ptime.
+    """
+
+    def __init__(self, clock: MediaClock, transport: asyncio.DatagramTransport, local_port: int) -> None:
+        self.clock = clock
+        self._transport = transport
+        self.local_port = local_port
+        self.remote: tuple[str, int] | None = None
+        self.payload_type = g711.PT_PCMU
+        self.dtmf_payload_type = DEFAULT_DTMF_PT
+        self.on_frame: Callable[[bytes], None] | None = None
+        self.dtmf: asyncio.Queue[str] = asyncio.Queue()
+        self._ssrc = random.getrandbits(32)
+        self._seq = random.getrandbits(16)
+        self._ts = random.getrandbits(32)
+        self._marker = True
+        self._plays: collections.deque[_Play] = collections.deque()
+        self._dtmf_out: collections.deque[str] = collections.deque()
+        self._dtmf_sending: tuple[str, int, int] | None = None  # digit, start ts, ticks sent
+        self._clock_handle: int | None = None
+        self._rx_buf = bytearray()
+        self._last_dtmf_ts: int | None = None
+        self._closed = False
+        self.packets_sent = 0
+        self.packets_received = 0
+        self.rx_payload_types: set[int] = set()
+
+    @classmethod
+    async def open(cls, clock: MediaClock, host: str = "127.0.0.1", port: int = 0) -> RtpSession:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(_Protocol, local_addr=(host, port))
+        sockname = transport.get_extra_info("sockname")
+        session = cls(clock, transport, int(sockname[1]))
+        protocol.sink = session._on_datagram
+        return session
+
+    def connect(
+        self, remote: tuple[str, int], payload_type: int, dtmf_payload_type: int | None = DEFAULT_DTMF_PT
+    ) -> None:
+        if payload_type not in g711.CODEC_NAMES:
+            raise ValueError(f"unsupported payload type {payload_type}")
+        self.remote = remote
+        self.payload_type = payload_type
+        self.dtmf_payload_type = dtmf_payload_type if dtmf_payload_type is not None else -1
+        if self._clock_handle is None and not self._closed:
+            self._clock_handle = self.clock.register(self._on_tick)
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._plays)
+
+    async def play(self, pcm16: bytes) -> bool:
+        """Queue audio behind anything already playing; True once all of it was sent."""
+        if self._closed:
+            return False
+        if len(pcm16) % 2:
+            pcm16 = pcm16[:-1]
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._plays.append(_Play(pcm16, fut))
+        return await fut
+
+    def stop_playback(self) -> None:
+        """Barge-in: drop everything queued; pending play() calls return False."""
+        while self._plays:
+            p = self._plays.popleft()
+            if not p.future.done():
+                p.future.set_result(False)
+
+    def send_dtmf(self, digits: str) -> None:
+        """Queue RFC 4733 digits (100 ms each, in place of audio while they are sent)."""
+        for d in digits:
+            if d.upper() not in DTMF_EVENTS:
+                raise ValueError(f"not a DTMF digit: {d!r}")
+            self._dtmf_out.append(d.upper())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._clock_handle is not None:
+            self.clock.unregister(self._clock_handle)
+            self._clock_handle = None
+        self.stop_playback()
+        self._transport.close()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(self, payload_type: int, payload: bytes, timestamp: int, marker: bool) -> None:
+        assert self.remote is not None
+        pkt = RtpPacket(
+            payload_type=payload_type,
+            marker=int(marker),
+            sequence_number=self._seq,
+            timestamp=timestamp & 0xFFFFFFFF,
+            ssrc=self._ssrc,
+            payload=payload,
+        )
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._transport.sendto(pkt.serialize(), self.remote)
+        self.packets_sent += 1
+
+    def _on_tick(self, _n: int) -> None:
+        if self.remote is None or self._closed:
+            return
+        if self._dtmf_sending is not None or (self._dtmf_out and self.dtmf_payload_type >= 0):
+            self._tick_dtmf()
+            return
+        frame = self._next_frame()
+        if frame is None:
+            payload = g711.SILENCE_ENCODED[self.payload_type]
+        else:
+            payload = g711.encode(frame, self.payload_type)
+        self._send(self.payload_type, payload, self._ts, self._marker)
+        self._marker = False
+        self._ts += g711.FRAME_SAMPLES
+
+    def _next_frame(self) -> bytes | None:
+        while self._plays:
+            p = self._plays[0]
+            if p.future.done():  # the awaiting task was cancelled
+                self._plays.popleft()
+                continue
+            frame = p.data[p.offset : p.offset + g711.FRAME_BYTES]
+            p.offset += g711.FRAME_BYTES
+            if p.offset >= len(p.data):
+                self._plays.popleft()
+                # Resolved after this frame is handed to the socket: "played" means "sent".
+                asyncio.get_running_loop().call_soon(_resolve, p.future, True)
+            if len(frame) < g711.FRAME_BYTES:
+                frame = frame + b"\x00" * (g711.FRAME_BYTES - len(frame))
+            return frame
+        return None
+
+    def _tick_dtmf(self) -> None:
+        # 5 frames of tone, then the end packet three times (RFC 4733 §2.5.1.4).
+        if self._dtmf_sending is None:
+            self._dtmf_sending = (self._dtmf_out.popleft(), self._ts, 0)
+        digit, start_ts, n = self._dtmf_sending
+        tone_frames = 5
+        end = n >= tone_frames - 1
+        duration = min(n + 1, tone_frames) * g711.FRAME_SAMPLES
+        payload = build_telephone_event(digit, end=end, duration=duration)
+        self._send(self.dtmf_payload_type, payload, start_ts, n == 0)
+        n += 1
+        if n >= tone_frames + 2:
+            self._dtmf_sending = None
+            self._ts = start_ts + tone_frames * g711.FRAME_SAMPLES
+            self._marker = True
+        else:
+            self._dtmf_sending = (digit, start_ts, n)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._closed:
+            return
+        try:
+            pkt = RtpPacket.parse(data)
+        except ValueError:
+            return  # RTCP or junk on the RTP port
+        self.packets_received += 1
+        pt = pkt.payload_type
+        self.rx_payload_types.add(pt)
+        if pt in g711.CODEC_NAMES:
+            self._rx_buf += g711.decode(pkt.payload, pt)
+            while len(self._rx_buf) >= g711.FRAME_BYTES:
+                frame = bytes(self._rx_buf[: g711.FRAME_BYTES])
+                del self._rx_buf[: g711.FRAME_BYTES]
+                if self.on_frame is not None:
+                    self.on_frame(frame)
+        elif pt == self.dtmf_payload_type or (self.dtmf_payload_type < 0 and pt >= 96):
+            ev = parse_telephone_event(pkt.payload)
+            # One event = one RTP timestamp; its start, updates and three end copies share it.
+            if ev is not None and pkt.timestamp != self._last_dtmf_ts:
+                self._last_dtmf_ts = pkt.timestamp
+                self.dtmf.put_nowait(ev[0])
+
+
+def _resolve(fut: asyncio.Future[bool], value: bool) -> None:
+    if not fut.done():
+        fut.set_result(value)

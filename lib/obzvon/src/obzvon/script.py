@@ -1,0 +1,242 @@
+"""Dialog scripts: validation before a campaign starts, variable rendering, the platform's disclosure.
+
+A script is a graph of nodes (obzvon.v1.Script). The dialer walks it; this module decides whether it
+may be walked at all: every reference resolves, every node is reachable, every path can end.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+from obzvon.errors import FieldViolation
+from obzvon.v1 import scripts_pb2
+
+# Branch keys an ask node may use besides its answers.
+FALLBACK_BRANCHES = ("no_input", "no_match")
+YES_NO_ANSWERS = ("yes", "no")
+
+DISCLOSURE = {
+    "ru": (
+        "Здравствуйте! Это автоматический звонок от компании «{tenant}». "
+        "Чтобы больше не получать наши звонки, скажите «не звоните» или нажмите 9."
+    ),
+    "en": "Hello! This is an automated call from {tenant}. To stop our calls, say stop or press 9.",
+}
+OPT_OUT_CONFIRMATION = {
+    "ru": "Ваш номер удалён из списка обзвона. Больше мы не позвоним. До свидания!",
+    "en": "Your number has been removed from our list. We will not call again. Goodbye!",
+}
+
+
+def disclosure_text(language: str, tenant_display_name: str) -> str:
+    """The opening every call starts with; added by the dialer, so no script can remove or reorder it."""
+    return DISCLOSURE.get(language, DISCLOSURE["en"]).format(tenant=tenant_display_name)
+
+
+def node_kind(node: scripts_pb2.ScriptNode) -> str:
+    return node.WhichOneof("kind") or ""
+
+
+def node_text(node: scripts_pb2.ScriptNode) -> str:
+    kind = node_kind(node)
+    return str(getattr(node, kind).text) if kind else ""
+
+
+def variables_in(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def script_variables(script: scripts_pb2.Script) -> set[str]:
+    out: set[str] = set()
+    for node in script.nodes.values():
+        out |= variables_in(node_text(node))
+    return out
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
+
+
+def render(text: str, variables: Mapping[str, str]) -> str:
+    return text.format_map(_Missing(variables))
+
+
+def successors(node: scripts_pb2.ScriptNode) -> list[str]:
+    kind = node_kind(node)
+    if kind == "ask":
+        return list(node.ask.on.values())
+    if kind in ("say", "transfer"):
+        return [node.next] if node.next else []
+    return []
+
+
+def validate_script(script: scripts_pb2.Script, field: str = "script") -> list[FieldViolation]:
+    """All problems of a script, each naming the field; empty when the script may run."""
+    problems: list[FieldViolation] = []
+    nodes = script.nodes
+    if not nodes:
+        return [FieldViolation(f"{field}.nodes", "a script needs at least one node")]
+    if not script.start:
+        problems.append(FieldViolation(f"{field}.start", "missing start node"))
+    elif script.start not in nodes:
+        problems.append(FieldViolation(f"{field}.start", f'unknown node "{script.start}"'))
+
+    for node_id, node in nodes.items():
+        where = f'{field}.nodes["{node_id}"]'
+        kind = node_kind(node)
+        if not kind:
+            problems.append(FieldViolation(where, "a node must be one of say, ask, transfer, hangup"))
+            continue
+        if kind in ("say", "ask") and not getattr(node, kind).text.strip():
+            problems.append(FieldViolation(f"{where}.{kind}.text", "empty text"))
+        if kind in ("say", "transfer"):
+            if not node.next:
+                problems.append(FieldViolation(f"{where}.next", f"a {kind} node needs a next node"))
+            elif node.next not in nodes:
+                problems.append(FieldViolation(f"{where}.next", f'unknown node "{node.next}"'))
+        if kind == "transfer" and not node.transfer.target_uri.startswith("sip:"):
+            problems.append(FieldViolation(f"{where}.transfer.target_uri", "must be a sip: URI"))
+        if kind == "ask":
+            problems.extend(_validate_ask(node.ask, where))
+
+    if problems:
+        return problems
+    return _validate_graph(script, field)
+
+
+def _validate_ask(ask: scripts_pb2.AskNode, where: str) -> list[FieldViolation]:
+    problems: list[FieldViolation] = []
+    if ask.expect == scripts_pb2.EXPECT_UNSPECIFIED:
+        problems.append(
+            FieldViolation(f"{where}.ask.expect", "say what the question expects: yes_no, digits or choice")
+        )
+    required: tuple[str, ...] = ()
+    if ask.expect == scripts_pb2.EXPECT_YES_NO:
+        required = YES_NO_ANSWERS
+    elif ask.expect == scripts_pb2.EXPECT_CHOICE:
+        if not ask.choices:
+            problems.append(FieldViolation(f"{where}.ask.choices", "a choice question needs choices"))
+        required = tuple(ask.choices)
+    elif ask.expect == scripts_pb2.EXPECT_DIGITS and ask.digits_length <= 0:
+        problems.append(FieldViolation(f"{where}.ask.digits_length", "must be positive"))
+    for answer in required:
+        if answer not in ask.on:
+            problems.append(FieldViolation(f'{where}.ask.on["{answer}"]', f'missing branch for "{answer}"'))
+    if ask.retries < 0:
+        problems.append(FieldViolation(f"{where}.ask.retries", "must not be negative"))
+    return problems
+
+
+def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolation]:
+    nodes = script.nodes
+    problems: list[FieldViolation] = []
+    for node_id, node in nodes.items():
+        if node_kind(node) == "ask":
+            for answer, target in node.ask.on.items():
+                if target not in nodes:
+                    problems.append(
+                        FieldViolation(f'{field}.nodes["{node_id}"].ask.on["{answer}"]', f'unknown node "{target}"')
+                    )
+    if problems:
+        return problems
+
+    reachable: set[str] = set()
+    stack = [script.start]
+    while stack:
+        current = stack.pop()
+        if current in reachable:
+            continue
+        reachable.add(current)
+        stack.extend(successors(nodes[current]))
+    for node_id in sorted(set(nodes) - reachable):
+        problems.append(FieldViolation(f'{field}.nodes["{node_id}"]', "unreachable from the start node"))
+
+    # A node can end the call if it hangs up, or if an ask without explicit fallbacks can run out of
+    # retries (the dialer then hangs up), or if a successor can end it. Nodes that cannot are a loop
+    # with no exit.
+    can_end = {
+        nid for nid, n in nodes.items()
+        if node_kind(n) == "hangup"
+        or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
+    }
+    changed = True
+    while changed:
+        changed = False
+        for nid, n in nodes.items():
+            if nid not in can_end and any(s in can_end for s in successors(n)):
+                can_end.add(nid)
+                changed = True
+    for node_id in sorted(reachable - can_end):
+        problems.append(FieldViolation(f'{field}.nodes["{node_id}"]', "loop with no exit: no path reaches a hangup"))
+    return problems
+
+
+_NODE_KEYS = {"say", "ask", "expect", "on", "retries", "digits_length", "choices", "transfer", "hangup", "next",
+              "tag", "set"}
+_EXPECTS = {"yes_no": scripts_pb2.EXPECT_YES_NO, "digits": scripts_pb2.EXPECT_DIGITS,
+            "choice": scripts_pb2.EXPECT_CHOICE}
+
+
+def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Script:
+    """Reads the YAML/JSON form of a script (see docs/scripts.md); InvalidArgument names what is wrong."""
+    from obzvon.errors import InvalidArgument
+
+    if not isinstance(data, dict):
+        raise InvalidArgument([FieldViolation(field, "a script is a mapping with start and nodes")])
+    problems: list[FieldViolation] = []
+    script = scripts_pb2.Script(start=str(data.get("start", "")))
+    nodes = data.get("nodes")
+    if not isinstance(nodes, dict):
+        raise InvalidArgument([FieldViolation(f"{field}.nodes", "a mapping of node id to node")])
+    for node_id, spec in nodes.items():
+        where = f'{field}.nodes["{node_id}"]'
+        if not isinstance(spec, dict):
+            problems.append(FieldViolation(where, "a node is a mapping"))
+            continue
+        for key in sorted(set(spec) - _NODE_KEYS):
+            problems.append(FieldViolation(f"{where}.{key}", "unknown key"))
+        node = script.nodes[str(node_id)]
+        if "ask" in spec:
+            expect = _EXPECTS.get(str(spec.get("expect", "")))
+            if expect is None:
+                problems.append(FieldViolation(f"{where}.expect", f"one of {', '.join(_EXPECTS)}"))
+            node.ask.CopyFrom(scripts_pb2.AskNode(
+                text=str(spec["ask"]), expect=expect or scripts_pb2.EXPECT_UNSPECIFIED,
+                on={str(k): str(v) for k, v in (spec.get("on") or {}).items()},
+                retries=int(spec.get("retries", 0)), digits_length=int(spec.get("digits_length", 0)),
+                choices=[str(c) for c in spec.get("choices", [])],
+            ))
+        elif "transfer" in spec:
+            node.transfer.CopyFrom(scripts_pb2.TransferNode(text=str(spec.get("say", "")),
+                                                            target_uri=str(spec["transfer"])))
+        elif "hangup" in spec:
+            last = spec["hangup"] if isinstance(spec["hangup"], str) else spec.get("say", "")
+            node.hangup.CopyFrom(scripts_pb2.HangupNode(text=str(last)))
+        elif "say" in spec:
+            node.say.CopyFrom(scripts_pb2.SayNode(text=str(spec["say"])))
+        node.next = str(spec.get("next", ""))
+        node.tag = str(spec.get("tag", ""))
+        node.set.update({str(k): str(v) for k, v in (spec.get("set") or {}).items()})
+    if problems:
+        raise InvalidArgument(problems)
+    return script
+
+
+def load_script_yaml(text: str) -> scripts_pb2.Script:
+    """Parses the YAML form. YAML 1.1 reads on/yes/no as booleans; scripts mean the words."""
+    import re
+
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
+    return script_from_mapping(yaml.load(text, Loader=_Loader))

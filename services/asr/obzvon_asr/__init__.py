@@ -1,0 +1,1 @@
+"""Obzvon speech recognition: callee replies -> text and intent."""

@@ -1,0 +1,551 @@
+"""Whisper recognition of callee replies, sized for telephone answers.
+
+Three things differ from running faster-whisper's `transcribe()` on each reply:
+
+* The encoder window is sized to the utterance (CTranslate2 accepts fewer than Whisper's 3,000 mel
+  frames). A 1 s «да» padded to 30 s costs as much as a 10 s sentence; a 10 s window cuts the
+  cost about 5x with the same transcripts (docs/asr.md has the measurements).
+* Closed questions are decided by scoring the expected phrasings against the audio (teacher-forced
+  decoder log-probabilities, including the chance that the reply ends there), not by reading the
+  free transcript: a garbled transcript of a clear «да» must still be yes. The free transcript is
+  one more competing path, so a reply that is none of the phrasings comes out as what it is.
+* Requests that arrive together are encoded and scored as one batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from obzvon_asr import intents, models
+
+models.force_offline()
+
+import ctranslate2  # noqa: E402  (after the offline switches, which the hub client reads on import)
+import tokenizers  # noqa: E402
+from faster_whisper.feature_extractor import FeatureExtractor  # noqa: E402
+from faster_whisper.tokenizer import Tokenizer  # noqa: E402
+from faster_whisper.vad import VadOptions, get_speech_timestamps  # noqa: E402
+
+Expect = Literal["yes_no", "digits", "free", "choice"]
+EXPECTS: Final = ("yes_no", "digits", "free", "choice")
+
+SAMPLE_RATE: Final = 16000
+HOP: Final = 160  # samples per mel frame: 100 frames a second
+FULL_WINDOW: Final = 3000  # Whisper's 30 s
+DEFAULT_MODELS: Final[Mapping[str, str]] = {"ru": "base", "en": "base"}
+
+FloatArray = npt.NDArray[np.float32]
+_SCORE_CHUNK: Final = 32
+
+
+@dataclass(frozen=True)
+class Utterance:
+    pcm16: bytes  # little-endian signed 16-bit mono
+    sample_rate: int = 8000
+    language: str = "ru"
+    expect: str = "yes_no"
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str  # what was heard; for closed questions the winning phrasing or the free transcript
+    intent: str  # one of intents.INTENTS
+    confidence: float  # 0..1
+    language: str
+    ms: float  # wall time of the batch this utterance was in, per utterance share
+    value: str = ""  # digits for expect="digits", the chosen choice for expect="choice"
+    timings: dict[str, float] = field(default_factory=dict)
+    transcript: str = ""  # the free transcription, whatever was decided
+    # Closed questions: best mean log-prob per token of each answer's phrasings, and of the free
+    # transcript under "free" (before EngineOptions.candidate_bonus). For logs and tuning.
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EngineOptions:
+    # 10 s of mel frames: below that Whisper base began to garble and repeat words (docs/asr.md).
+    min_frames: int = 1000
+    compute_type: str = "int8"
+    threads: int = 0  # 0: all cores
+    beam_size: int = 1
+    # Whisper base loops on short clips of read-out digits («2, 5, 7, 7, 7, 7») at any window size
+    # (measured on the Festival voice). A penalty stops it but also eats real repeats («да, да, да»,
+    # "7 7 7"), so only a transcript that looks looped is decoded again with it.
+    loop_repetition_penalty: float = 1.1
+    # Per-token log-prob bonus for the expected phrasings over the free transcript: a caller
+    # asked a yes/no question most likely answered it.
+    candidate_bonus: float = 0.25
+    # Softmax temperature turning per-token log-prob margins into a confidence.
+    confidence_scale: float = 4.0
+    # Encoder positions (20 ms each) of silence kept after the reply when scoring phrasings. The
+    # decoder's cross-attention keys and values are computed per scored row over every position,
+    # which made scoring cost more than encoding; positions past the reply carry only silence.
+    score_margin_positions: int = 50
+    vad_threshold: float = 0.5
+    max_seconds: float = 30.0
+
+
+@dataclass
+class _Model:
+    path: Path
+    whisper: Any  # ctranslate2.models.Whisper (untyped extension)
+    tokenizer: Any  # faster_whisper Tokenizer
+    multilingual: bool
+    n_mels: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _token_cache: dict[str, list[int]] = field(default_factory=dict)
+
+    def tokens(self, text: str) -> list[int]:
+        cached = self._token_cache.get(text)
+        if cached is None:
+            cached = self._token_cache[text] = list(self.tokenizer.encode(" " + text.strip()))
+        return cached
+
+    def start_sequence(self, language: str) -> list[int]:
+        tok = self.tokenizer
+        if not self.multilingual:
+            return [tok.sot, tok.no_timestamps]
+        lang_id = tok.tokenizer.token_to_id(f"<|{language}|>")
+        if lang_id is None:
+            raise ValueError(f"model {self.path} does not know language {language!r}")
+        return [tok.sot, lang_id, tok.transcribe, tok.no_timestamps]
+
+
+@dataclass
+class _Item:
+    index: int
+    utt: Utterance
+    audio: FloatArray
+    speech_s: float
+    frames: int = 0
+    text: str = ""
+    free_tokens: list[int] = field(default_factory=list)
+    free_score: float = -math.inf
+    hit_cap: bool = False
+    result: Recognition | None = None
+
+
+def _load(path: Path, options: EngineOptions) -> _Model:
+    threads = options.threads or (os.cpu_count() or 1)
+    whisper = ctranslate2.models.Whisper(
+        str(path), device="cpu", compute_type=options.compute_type, intra_threads=threads
+    )
+    multilingual = bool(whisper.is_multilingual)
+    hf = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer = Tokenizer(hf, multilingual, task="transcribe", language="en" if multilingual else None)
+    n_mels = 80
+    pre = path / "preprocessor_config.json"
+    if pre.is_file():
+        n_mels = int(json.loads(pre.read_text()).get("feature_size", 80))
+    return _Model(path, whisper, tokenizer, multilingual, n_mels)
+
+
+def to_16k(pcm16: bytes, sample_rate: int) -> FloatArray:
+    """PCM16 at any rate -> float32 at 16 kHz. FFT resampling: exact for band-limited telephone
+    audio and needs no extra dependency."""
+    x = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+    if sample_rate == SAMPLE_RATE or x.size == 0:
+        return x
+    n_out = round(x.size * SAMPLE_RATE / sample_rate)
+    spectrum = np.fft.rfft(x)
+    bins = n_out // 2 + 1
+    if bins > spectrum.size:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - spectrum.size, spectrum.dtype)])
+    else:
+        spectrum = spectrum[:bins]
+    return (np.fft.irfft(spectrum, n_out) * (n_out / x.size)).astype(np.float32)
+
+
+def _log_softmax(rows: FloatArray) -> npt.NDArray[np.float64]:
+    r = rows.astype(np.float64)
+    r -= r.max(axis=-1, keepdims=True)
+    out: npt.NDArray[np.float64] = r - np.log(np.exp(r).sum(axis=-1, keepdims=True))
+    return out
+
+
+class AsrEngine:
+    """Load once, call `recognize()` from any thread; calls on one model run one at a time (the
+    model already uses every core it was given)."""
+
+    def __init__(self, models: dict[str, str] | None = None, options: EngineOptions | None = None) -> None:
+        # models: language -> "tiny.en" | "base" | a model folder
+        chosen = dict(models or DEFAULT_MODELS)
+        self.options = options or EngineOptions()
+        self._features: dict[int, FeatureExtractor] = {}
+        self._by_path: dict[Path, _Model] = {}
+        self._by_language: dict[str, _Model] = {}
+        for language, name in chosen.items():
+            path = _resolve(name)
+            model = self._by_path.get(path)
+            if model is None:
+                model = self._by_path[path] = _load(path, self.options)
+            if not model.multilingual and language != "en":
+                raise ValueError(f"model {name!r} is English-only, cannot serve {language!r}")
+            self._by_language[language] = model
+        self._vad_options = VadOptions(
+            threshold=self.options.vad_threshold, min_silence_duration_ms=300, speech_pad_ms=200
+        )
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._by_language)
+
+    def model_path(self, language: str) -> Path:
+        return self._by_language[language].path
+
+    def recognize(self, items: Sequence[Utterance]) -> list[Recognition]:
+        started = time.perf_counter()
+        results: list[Recognition | None] = [None] * len(items)
+        groups: dict[tuple[int, str], list[_Item]] = {}
+        for index, utt in enumerate(items):
+            if utt.expect not in EXPECTS:
+                raise ValueError(f"expect must be one of {EXPECTS}, not {utt.expect!r}")
+            model = self._by_language.get(utt.language)
+            if model is None:
+                raise ValueError(f"no model for language {utt.language!r} (have {self.languages})")
+            item = self._prepare(index, utt)
+            if item.speech_s <= 0.0:
+                results[index] = Recognition("", intents.OTHER, 0.0, utt.language, 0.0)
+                continue
+            groups.setdefault((id(model), utt.language), []).append(item)
+        for (_, language), group in groups.items():
+            model = self._by_language[language]
+            with model.lock:
+                self._run_group(model, language, group)
+            for item in group:
+                results[item.index] = item.result
+        elapsed = (time.perf_counter() - started) * 1000.0
+        share = elapsed / max(1, len(items))
+        return [dataclasses.replace(r, ms=round(share, 1)) for r in results if r is not None]
+
+    def _prepare(self, index: int, utt: Utterance) -> _Item:
+        audio = to_16k(utt.pcm16, utt.sample_rate)
+        audio = audio[: int(self.options.max_seconds * SAMPLE_RATE)]
+        if audio.size < SAMPLE_RATE // 10:
+            return _Item(index, utt, audio, 0.0)
+        spans = get_speech_timestamps(audio, self._vad_options, sampling_rate=SAMPLE_RATE)
+        if spans:
+            # One span from the first speech to the last: pauses inside a reply («нет... не
+            # надо») are part of it, and silence around it only costs encoder frames.
+            start, end = spans[0]["start"], spans[-1]["end"]
+        else:
+            # Silero misses some short, flat words («Sure» from a synthetic voice) that the
+            # dialer's VAD already took for speech: fall back to where the signal is loud.
+            loud = _loud_span(audio)
+            if loud is None:
+                return _Item(index, utt, audio, 0.0)
+            start, end = loud
+        audio = audio[start:end]
+        return _Item(index, utt, audio, audio.size / SAMPLE_RATE)
+
+    def _features_for(self, n_mels: int) -> FeatureExtractor:
+        fe = self._features.get(n_mels)
+        if fe is None:
+            fe = self._features[n_mels] = FeatureExtractor(feature_size=n_mels)
+        return fe
+
+    def _window(self, frames: int) -> int:
+        # Rounded up to whole seconds so batches of similar replies share a window size.
+        wanted = math.ceil((frames + 50) / 100.0) * 100
+        return max(self.options.min_frames, min(FULL_WINDOW, wanted))
+
+    def _run_group(self, model: _Model, language: str, group: list[_Item]) -> None:
+        t0 = time.perf_counter()
+        fe = self._features_for(model.n_mels)
+        for item in group:
+            item.frames = item.audio.size // HOP
+        window = self._window(max(item.frames for item in group))
+        batch = np.zeros((len(group), model.n_mels, window), dtype=np.float32)
+        for row, item in enumerate(group):
+            # Zero audio, not zero features, beyond the reply: Whisper was trained on audio padded
+            # with silence, whose log-mel is the clip's floor, not 0.
+            padded = np.zeros(window * HOP, dtype=np.float32)
+            padded[: item.audio.size] = item.audio[: window * HOP]
+            batch[row] = fe(padded, padding=0)[:, :window]
+        encoded = model.whisper.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True)
+        t1 = time.perf_counter()
+
+        start = model.start_sequence(language)
+        longest = max(item.speech_s for item in group)
+        # Telephone replies run about 3 tokens a second; a cap stops the repetition loops Whisper
+        # falls into on short windows without cutting real speech.
+        cap = 8 + math.ceil(longest * 6)
+        self._decode_free(model, start, encoded, group, list(range(len(group))), cap, 1.0)
+        looped = [n for n, item in enumerate(group) if _looks_looped(item)]
+        if looped:
+            sub = np.asarray(encoded)[looped]
+            self._decode_free(
+                model,
+                start,
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(sub)),
+                group,
+                looped,
+                cap,
+                self.options.loop_repetition_penalty,
+            )
+        t2 = time.perf_counter()
+
+        closed = [item for item in group if item.utt.expect in ("yes_no", "choice")]
+        if closed:
+            self._score_closed(model, language, start, encoded, group, closed)
+        for item in group:
+            if item.result is None:
+                item.result = self._open_result(item, language)
+        t3 = time.perf_counter()
+        share = 1000.0 / len(group)
+        for item in group:
+            assert item.result is not None
+            item.result.timings.update(
+                encode_ms=round((t1 - t0) * share, 1),
+                decode_ms=round((t2 - t1) * share, 1),
+                score_ms=round((t3 - t2) * share, 1),
+                window_frames=float(window),
+                speech_s=round(item.speech_s, 3),
+            )
+
+    def _decode_free(
+        self,
+        model: _Model,
+        start: list[int],
+        encoded: Any,
+        group: list[_Item],
+        which: list[int],
+        cap: int,
+        penalty: float,
+    ) -> None:
+        free = model.whisper.generate(
+            encoded,
+            [start] * len(which),
+            beam_size=self.options.beam_size,
+            max_length=len(start) + cap,
+            return_scores=True,
+            suppress_blank=True,
+            repetition_penalty=penalty,
+        )
+        for n, res in zip(which, free, strict=True):
+            item = group[n]
+            tokens = [t for t in res.sequences_ids[0] if t < model.tokenizer.eot]
+            item.free_tokens = tokens
+            item.text = model.tokenizer.decode(tokens).strip()
+            item.free_score = float(res.scores[0]) if res.scores else -math.inf
+            item.hit_cap = len(tokens) >= cap - 1
+
+    def _open_result(self, item: _Item, language: str) -> Recognition:
+        intent = intents.classify(item.text, language)
+        confidence = math.exp(item.free_score) if math.isfinite(item.free_score) else 0.0
+        value = intents.digits(item.text) if item.utt.expect == "digits" else ""
+        return Recognition(
+            item.text, intent, round(min(1.0, confidence), 3), language, 0.0, value, transcript=item.text
+        )
+
+    def _paths(self, model: _Model, language: str, item: _Item) -> list[tuple[str, str, str]]:
+        """(intent, value, text) for every phrasing to score for this item."""
+        paths: list[tuple[str, str, str]] = []
+        table = intents.candidates(language)
+        if item.utt.expect == "choice":
+            paths += [(intents.OTHER, choice, choice) for choice in item.utt.choices]
+            # Whatever the question, these must still be heard.
+            for intent in (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK):
+                paths += [(intent, "", phrase) for phrase in table[intent]]
+        else:
+            paths += [(intent, "", phrase) for intent, phrases in table.items() for phrase in phrases]
+        return paths
+
+    def _score_closed(
+        self,
+        model: _Model,
+        language: str,
+        start: list[int],
+        encoded: Any,
+        group: list[_Item],
+        closed: list[_Item],
+    ) -> None:
+        row_of = {id(item): row for row, item in enumerate(group)}
+        enc = np.asarray(encoded)
+        keep = max(item.frames for item in closed) // 2 + self.options.score_margin_positions
+        enc = enc[:, : min(enc.shape[1], keep)]
+        rows: list[int] = []
+        prompts: list[list[int]] = []
+        owners: list[tuple[_Item, str, str, str, bool]] = []  # item, intent, value, text, is_free
+        for item in closed:
+            paths = self._paths(model, language, item)
+            if item.free_tokens:
+                free_intent = intents.classify(item.text, language)
+                free_value = _match_choice(item.text, item.utt.choices) if item.utt.expect == "choice" else ""
+                paths.append((free_intent, free_value, item.text))
+            for n, (intent, value, text) in enumerate(paths):
+                is_free = bool(item.free_tokens) and n == len(paths) - 1
+                rows.append(row_of[id(item)])
+                tokens = item.free_tokens if is_free else model.tokens(text)
+                prompts.append(start + tokens)
+                owners.append((item, intent, value, text, is_free))
+        # One logit row per forced token, then the row for what would follow, which holds the
+        # chance that the reply ends after the phrasing. CTranslate2 4.x returns max_length // 2
+        # rows whatever the prompts' lengths (measured), so one batched call with room for the
+        # longest phrasing serves all; each call costs ~20 ms of fixed overhead, so one call beats
+        # buckets of equal length. The row count is checked in case a version counts otherwise.
+        logits_of: dict[int, FloatArray] = {}
+        # Sorted by length and chunked: every row of a call steps as far as the longest, and each
+        # step returns a full vocabulary row, so mixing a 1-token «Да» with a 9-token sentence in
+        # a 700-row call cost more than scoring the batch item by item.
+        order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))
+        for first in range(0, len(order), _SCORE_CHUNK):
+            self._score_rows(model, start, enc, rows, prompts, order[first : first + _SCORE_CHUNK], logits_of)
+        eot = model.tokenizer.eot
+        enders = [eot, *(model.tokenizer.encode(p)[0] for p in (".", "!", "?"))]
+        by_item: dict[int, list[tuple[float, str, str, str, bool]]] = {}
+        for n, ((item, intent, value, text, is_free), prompt) in enumerate(zip(owners, prompts, strict=True)):
+            tokens = prompt[len(start) :]
+            logp = _log_softmax(logits_of[n])
+            token_lp = float(sum(logp[i, t] for i, t in enumerate(tokens)))
+            end_lp = float(np.logaddexp.reduce(logp[len(tokens), enders]))
+            mean = (token_lp + end_lp) / (len(tokens) + 1)
+            by_item.setdefault(id(item), []).append((mean, intent, value, text, is_free))
+        for item in closed:
+            item.result = self._decide(item, language, by_item.get(id(item), []))
+
+    @staticmethod
+    def _score_rows(
+        model: _Model,
+        start: list[int],
+        enc: FloatArray,
+        rows: list[int],
+        prompts: list[list[int]],
+        pending: list[int],
+        logits_of: dict[int, FloatArray],
+    ) -> None:
+        for _ in range(3):
+            if not pending:
+                break
+            longest = max(len(prompts[n]) - len(start) for n in pending)
+            features = ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(enc[[rows[n] for n in pending]])
+            )
+            out = model.whisper.generate(
+                features,
+                [prompts[n] for n in pending],
+                beam_size=1,
+                max_length=2 * (longest + 1) + 1,
+                return_logits_vocab=True,
+            )
+            retry: list[int] = []
+            for n, res in zip(pending, out, strict=True):
+                need = len(prompts[n]) - len(start) + 1
+                got = np.asarray(res.logits[0], dtype=np.float32) if res.logits else None
+                if got is None or got.shape[0] < need:
+                    retry.append(n)
+                else:
+                    logits_of[n] = got[:need]
+            # Rows that stopped short are retried one by one, where the count is predictable.
+            pending = retry
+            if retry and len(retry) > 1:
+                for n in retry:
+                    need = len(prompts[n]) - len(start) + 1
+                    single = model.whisper.generate(
+                        ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[[rows[n]]])),
+                        [prompts[n]],
+                        beam_size=1,
+                        max_length=4 * need + 8,
+                        return_logits_vocab=True,
+                    )[0]
+                    got = np.asarray(single.logits[0], dtype=np.float32) if single.logits else None
+                    if got is None or got.shape[0] < need:
+                        raise RuntimeError(f"CTranslate2 returned too few logit rows for {need - 1} tokens")
+                    logits_of[n] = got[:need]
+                pending = []
+        if pending:
+            raise RuntimeError("CTranslate2 returned too few logit rows for the scored phrasings")
+
+    def _decide(
+        self, item: _Item, language: str, scored: list[tuple[float, str, str, str, bool]]
+    ) -> Recognition:
+        if not scored:
+            return self._open_result(item, language)
+        # Best path per answer (intent, or choice value for choice questions); the free transcript
+        # competes as the answer its text reads as, without the bonus the expected phrasings get.
+        best: dict[tuple[str, str], tuple[float, str, bool]] = {}
+        raw: dict[str, float] = {}
+        for mean, intent, value, text, is_free in scored:
+            name = "free" if is_free else (value or intent)
+            raw[name] = max(raw.get(name, -math.inf), round(mean, 4))
+            boosted = mean if is_free else mean + self.options.candidate_bonus
+            key = (intent, value)
+            if key not in best or boosted > best[key][0]:
+                best[key] = (boosted, text, is_free)
+        ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
+        (intent, value), (top, text, is_free) = ranked[0]
+        # Softmax over answers of the per-token margin, times the winner's length in tokens would
+        # be a likelihood ratio; the fixed scale stands in for a typical reply's few tokens.
+        scale = self.options.confidence_scale
+        weights = np.exp(scale * (np.array([v[0] for _, v in ranked]) - top))
+        confidence = float(1.0 / weights.sum())
+        # Report what was heard: the free transcript when it agrees or won, else the phrasing.
+        heard = item.text if is_free or intents.classify(item.text, language) == intent else text
+        return Recognition(
+            heard, intent, round(confidence, 3), language, 0.0, value, transcript=item.text, scores=raw
+        )
+
+
+def _loud_span(audio: FloatArray, floor_db: float = -40.0, pad_s: float = 0.2) -> tuple[int, int] | None:
+    """First to last 20 ms frame above floor_dB (full scale), padded; None if none is, or if
+    fewer than 0.1 s are (a click is not a reply)."""
+    frame = SAMPLE_RATE // 50
+    n = audio.size // frame
+    if n == 0:
+        return None
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(20 * np.log10(rms) > floor_db)
+    if loud.size < 5:
+        return None
+    pad = int(pad_s * SAMPLE_RATE)
+    return max(0, int(loud[0]) * frame - pad), min(audio.size, (int(loud[-1]) + 1) * frame + pad)
+
+
+def _looks_looped(item: _Item) -> bool:
+    """A transcript Whisper stopped by the token cap, or ending in one word four times over, or
+    faster than anyone speaks (5 words a second), is taken for a decoding loop."""
+    words = intents.normalize(item.text).split()
+    if item.hit_cap:
+        return True
+    if len(words) >= 4 and len(set(words[-4:])) == 1:
+        return True
+    return len(words) > 5 * max(item.speech_s, 0.5) + 2
+
+
+def _match_choice(text: str, choices: Sequence[str]) -> str:
+    words = intents.normalize(text).split()
+    for choice in choices:
+        if intents.contains(words, intents.normalize(choice)):
+            return choice
+    return ""
+
+
+def _resolve(name: str) -> Path:
+    return models.resolve(name)
+
+
+def models_from_env(value: str | None = None) -> dict[str, str]:
+    """ "ru=base,en=tiny.en" (OBZVON_ASR_MODELS) -> {"ru": "base", "en": "tiny.en"}."""
+    raw = value if value is not None else os.environ.get("OBZVON_ASR_MODELS", "")
+    if not raw.strip():
+        return dict(DEFAULT_MODELS)
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        language, _, name = part.partition("=")
+        if not name:
+            raise ValueError(f"OBZVON_ASR_MODELS entry {part!r} is not language=model")
+        out[language.strip()] = name.strip()
+    return out

@@ -1,0 +1,445 @@
+"""Text -> intent for callee replies, Russian and English. Pure functions, no model.
+
+The same phrase lists feed the engine's closed-question scoring (the `CANDIDATES` phrasings are
+scored against the audio) and the classification of free transcripts, so both paths agree on
+what counts as "yes".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+YES: Final = "yes"
+NO: Final = "no"
+OPT_OUT: Final = "opt_out"
+CALLBACK: Final = "callback"
+OPERATOR: Final = "operator"
+OTHER: Final = "other"
+INTENTS: Final = (YES, NO, OPT_OUT, CALLBACK, OPERATOR, OTHER)
+
+# Checked in this order: the first intent with a matching phrase wins. Opt-out first because a
+# person who says «да, только не звоните мне больше» must be honoured (and it is a legal duty);
+# operator and callback before no/yes because «нет, перезвоните позже» asks for a later call,
+# not a refusal.
+PRIORITY: Final = (OPT_OUT, OPERATOR, CALLBACK, NO, YES)
+
+# A trailing "*" matches any ending (Russian inflection: перезвоните/перезвоним/перезвонить).
+PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    OPT_OUT: {
+        "ru": (
+            "не звоните",
+            "не звони",
+            "не звонить",
+            "больше не звон*",
+            "хватит звонить",
+            "хватит мне звонить",
+            "перестаньте звонить",
+            "перестаньте мне звонить",
+            "прекратите звонить",
+            "прекратите мне звонить",
+            "удалите мой номер",
+            "удалите номер",
+            "удалите меня",
+            "удалите мои данные",
+            "уберите мой номер",
+            "уберите номер",
+            "уберите меня",
+            "вычеркните меня",
+            "исключите меня",
+            "исключите мой номер",
+            "отпиш*",
+            "отписаться",
+            "стоп",
+            "в черный список",
+            "не беспокойте",
+            "не беспокоить",
+            "забудьте мой номер",
+            "отстаньте",
+        ),
+        "en": (
+            "stop",
+            "stop calling",
+            "don't call",
+            "dont call",
+            "do not call",
+            "never call",
+            "quit calling",
+            "remove my number",
+            "remove me",
+            "remove my name",
+            "delete my number",
+            "take me off",
+            "take my number off",
+            "unsubscribe",
+            "opt out",
+            "opt me out",
+            "leave me alone",
+            "no more calls",
+            "don't ever call",
+        ),
+    },
+    OPERATOR: {
+        "ru": (
+            "оператор*",
+            "соедин*",
+            "переключите",
+            "переведите на",
+            "живой человек",
+            "живым человеком",
+            "с человеком",
+            "менеджер*",
+            "специалист*",
+            "сотрудник*",
+            "консультант*",
+        ),
+        "en": (
+            "operator",
+            "agent",
+            "human",
+            "real person",
+            "live person",
+            "a person",
+            "representative",
+            "customer service",
+            "speak to someone",
+            "talk to someone",
+            "connect me",
+            "transfer me",
+        ),
+    },
+    CALLBACK: {
+        "ru": (
+            "перезвон*",
+            "позвоните позже",
+            "позвоните попозже",
+            "позвоните завтра",
+            "позвоните вечером",
+            "позвоните потом",
+            "позвоните через",
+            "позже",
+            "попозже",
+            "не сейчас",
+            "сейчас неудобно",
+            "сейчас не могу",
+            "неудобно говорить",
+            "не могу говорить",
+            "не могу сейчас",
+            "я за рулем",
+            "за рулем",
+            "я занят",
+            "я занята",
+            "занят сейчас",
+            "занята сейчас",
+        ),
+        "en": (
+            "call me back",
+            "call back",
+            "call me later",
+            "call later",
+            "call again",
+            "call me tomorrow",
+            "later",
+            "not now",
+            "bad time",
+            "not a good time",
+            "i'm busy",
+            "im busy",
+            "i am busy",
+            "i'm driving",
+            "im driving",
+            "i am driving",
+            "another time",
+            "in a meeting",
+            "can't talk",
+            "cant talk",
+            "cannot talk",
+        ),
+    },
+    NO: {
+        "ru": (
+            "нет",
+            "неа",
+            "не надо",
+            "не нужно",
+            "не интересно",
+            "неинтересно",
+            "не интересует",
+            "не хочу",
+            "не приду",
+            "не смогу",
+            "не буду",
+            "отказываюсь",
+            "откажусь",
+            "ни в коем случае",
+            "не согласен",
+            "не согласна",
+            "отмените",
+            "отменить",
+            "отмена",
+            "никак",
+            "нельзя",
+        ),
+        "en": (
+            "no",
+            "nope",
+            "nah",
+            "not interested",
+            "no thanks",
+            "no thank you",
+            "i won't",
+            "i will not",
+            "i wont",
+            "i can't make it",
+            "i cannot make it",
+            "i can't come",
+            "cancel",
+            "don't want",
+            "do not want",
+            "not really",
+            "negative",
+            "never",
+        ),
+    },
+    YES: {
+        "ru": (
+            "да",
+            "ага",
+            "угу",
+            "конечно",
+            "давайте",
+            "давай",
+            "хорошо",
+            "ладно",
+            "согласен",
+            "согласна",
+            "верно",
+            "точно",
+            "именно",
+            "приду",
+            "подтверждаю",
+            "ок",
+            "окей",
+            "разумеется",
+            "естественно",
+            "можно",
+            "буду",
+            "обязательно",
+            "непременно",
+            "так точно",
+            "да да",
+        ),
+        "en": (
+            "yes",
+            "yeah",
+            "yep",
+            "yup",
+            "ya",
+            "sure",
+            "of course",
+            "okay",
+            "ok",
+            "alright",
+            "all right",
+            "correct",
+            "absolutely",
+            "definitely",
+            "certainly",
+            "i will",
+            "i'll be there",
+            "sounds good",
+            "please do",
+            "go ahead",
+            "uh huh",
+            "affirmative",
+            "right",
+        ),
+    },
+}
+
+# Phrases that cancel a yes/no reading: «не знаю» contains no "no" word but also is no answer.
+UNSURE: Final[dict[str, tuple[str, ...]]] = {
+    "ru": ("не знаю", "не уверен", "не уверена", "может быть", "возможно", "наверное", "не помню"),
+    "en": ("don't know", "dont know", "do not know", "not sure", "maybe", "perhaps", "i guess"),
+}
+
+# Canonical phrasings scored against the audio for closed questions, in the capitalisation Whisper
+# itself writes at the start of a transcript. Kept short: each one costs a decoder pass.
+CANDIDATES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "ru": {
+        YES: ("Да", "Ага", "Угу", "Конечно", "Давайте", "Хорошо"),
+        NO: ("Нет", "Не надо", "Не интересно", "Нет, спасибо", "Не нужно"),
+        OPT_OUT: ("Не звоните мне больше", "Не звоните", "Удалите мой номер", "Отпишите меня", "Хватит звонить"),
+        CALLBACK: ("Перезвоните позже", "Перезвоните", "Сейчас неудобно"),
+        OPERATOR: ("Соедините с оператором", "Оператор", "С человеком"),
+    },
+    "en": {
+        YES: ("Yes", "Yeah", "Sure", "Of course", "Okay"),
+        NO: ("No", "Nope", "No, thanks", "Not interested"),
+        OPT_OUT: ("Stop calling me", "Stop", "Don't call me again", "Remove my number", "Unsubscribe"),
+        CALLBACK: ("Call me back later", "Call me back", "Not now"),
+        OPERATOR: ("Operator", "A real person"),
+    },
+}
+
+_PUNCT = re.compile(r"[^\w\s'*-]+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower case, ё as е, curly apostrophes straight, punctuation and hyphens as spaces."""
+    text = text.lower().replace("ё", "е").replace("’", "'").replace("`", "'")
+    text = _PUNCT.sub(" ", text).replace("-", " ").replace("*", " ")
+    return _SPACE.sub(" ", text).strip()
+
+
+def _words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def _match_at(words: list[str], start: int, phrase: list[str]) -> bool:
+    if start + len(phrase) > len(words):
+        return False
+    for word, pat in zip(words[start:], phrase, strict=False):
+        if pat.endswith("*"):
+            if not word.startswith(pat[:-1]):
+                return False
+        elif word != pat:
+            return False
+    return True
+
+
+def contains(words: list[str], phrase: str) -> bool:
+    pattern = phrase.lower().replace("ё", "е").split()
+    return any(_match_at(words, i, pattern) for i in range(len(words)))
+
+
+def _phrases(table: dict[str, tuple[str, ...]], language: str | None) -> tuple[str, ...]:
+    if language in table:
+        # The other language's phrases too: callers mix in "окей", "stop", "no".
+        return table[language] + tuple(p for lang, ps in table.items() if lang != language for p in ps)
+    return tuple(p for ps in table.values() for p in ps)
+
+
+def classify(text: str, language: str | None = None) -> str:
+    """The intent of a reply's transcript: one of INTENTS."""
+    words = _words(text)
+    if not words:
+        return OTHER
+    for intent in PRIORITY:
+        if intent in (YES, NO) and any(contains(words, p) for p in _phrases(UNSURE, language)):
+            return OTHER
+        if any(contains(words, p) for p in _phrases(PHRASES[intent], language)):
+            return intent
+    return OTHER
+
+
+def candidates(language: str) -> dict[str, tuple[str, ...]]:
+    """Phrasings to score for a closed yes/no question in this language."""
+    return CANDIDATES.get(language, CANDIDATES["en"])
+
+
+_RU_UNITS: Final = {
+    "ноль": 0,
+    "нуль": 0,
+    "один": 1,
+    "одна": 1,
+    "одну": 1,
+    "раз": 1,
+    "два": 2,
+    "две": 2,
+    "три": 3,
+    "четыре": 4,
+    "пять": 5,
+    "шесть": 6,
+    "семь": 7,
+    "восемь": 8,
+    "девять": 9,
+}
+_RU_TEENS: Final = {
+    "десять": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
+}
+_RU_TENS: Final = {
+    "двадцать": 20,
+    "тридцать": 30,
+    "сорок": 40,
+    "пятьдесят": 50,
+    "шестьдесят": 60,
+    "семьдесят": 70,
+    "восемьдесят": 80,
+    "девяносто": 90,
+}
+_EN_UNITS: Final = {
+    "zero": 0,
+    "oh": 0,
+    "o": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+}
+_EN_TEENS: Final = {
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_EN_TENS: Final = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_UNITS: Final = {**_RU_UNITS, **_EN_UNITS}
+_TEENS: Final = {**_RU_TEENS, **_EN_TEENS}
+_TENS: Final = {**_RU_TENS, **_EN_TENS}
+
+
+def digits(text: str) -> str:
+    """The digit string a caller spoke: «два пять семь» / "twenty five" / "2 5 7" -> "257" / "25".
+
+    Each spoken number becomes its digits in order; a tens word followed by a unit word is one
+    number (двадцать пять = 25), as people read codes in pairs."""
+    out: list[str] = []
+    words = _words(text.replace(",", " ").replace(".", " "))
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.isdigit():
+            out.append(word)
+        elif word in _TENS:
+            value = _TENS[word]
+            if i + 1 < len(words) and words[i + 1] in _UNITS and _UNITS[words[i + 1]] > 0:
+                value += _UNITS[words[i + 1]]
+                i += 1
+            out.append(str(value))
+        elif word in _TEENS:
+            out.append(str(_TEENS[word]))
+        elif word in _UNITS:
+            out.append(str(_UNITS[word]))
+        i += 1
+    return "".join(out)

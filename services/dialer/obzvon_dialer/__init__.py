@@ -1,0 +1,1 @@
+"""Dialer: takes dial requests, places each call (call.py), walks its script (dialog.py)."""

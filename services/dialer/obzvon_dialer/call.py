@@ -1,0 +1,143 @@
+"""One attempt, start to end: the last checks before INVITE, the call, the dialog, the outcome.
+
+This is where a call is placed (`place`), and where the last rules run before a phone rings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from obzvon.compliance.dnc import DncRegistry
+from obzvon.log import log_context
+from obzvon.media.clock import MediaClock
+from obzvon.media.rtp import RtpSession
+from obzvon.script import node_text, variables_in
+from obzvon.sip.uac import CallFailed, OutboundCall, SipTrunk
+from obzvon.v1 import events_pb2
+
+from obzvon_dialer.asr_client import AsrClient
+from obzvon_dialer.channel import CallChannel
+from obzvon_dialer.dialog import run_dialog
+from obzvon_dialer.events import AttemptEvents
+from obzvon_dialer.prompts import Prompts
+from obzvon_dialer.settings import DialerSettings
+
+log = logging.getLogger(__name__)
+T = events_pb2.CallEventType
+
+
+def failure_reason(sip_code: int) -> str:
+    """The outcome a SIP final code means for the scheduler's retry policy."""
+    if sip_code in (486, 600):
+        return "busy"
+    if sip_code in (408, 480, 487):
+        return "no answer"
+    if sip_code in (404, 484, 604, 410):
+        return "bad number"
+    if sip_code == 603:
+        return "declined"
+    if sip_code >= 500:
+        return "trunk unavailable"
+    return f"sip {sip_code}"
+
+
+@dataclass
+class DialerContext:
+    """What every attempt of this dialer process shares."""
+
+    settings: DialerSettings
+    trunk: SipTrunk
+    clock: MediaClock
+    prompts: Prompts
+    asr: AsrClient
+    dnc: DncRegistry
+
+
+async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents) -> None:
+    with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id, attempt_id=request.attempt_id):
+        refusal = await _last_checks(ctx, request)
+        if refusal:
+            log.info("not dialed", extra={"reason": refusal})
+            await events.emit(T.CALL_EVENT_TYPE_FAILED, reason=refusal)
+            return
+        await _prepare_personal_prompts(ctx, request)
+        rtp = await RtpSession.open(ctx.clock, host=ctx.settings.rtp_host)
+        try:
+            await _call(ctx, request, events, rtp)
+        finally:
+            await rtp.close()
+
+
+async def _last_checks(ctx: DialerContext, request: events_pb2.DialRequest) -> str:
+    if request.not_after.ToNanoseconds() and time.time_ns() > request.not_after.ToNanoseconds():
+        return "expired before dialing"
+    host = urlparse("//" + request.trunk_uri.removeprefix("sip:").split("@", 1)[-1]).hostname or ""
+    if host not in {h.strip() for h in ctx.settings.allowed_trunk_hosts.split(",")}:
+        return f"trunk host {host or '(none)'} not allowed"
+    # The scheduler checked DNC at import and at admission; the number may have been added since.
+    if await ctx.dnc.check(request.phone_number, request.tenant_id) is not None:
+        return "blocked: DNC"
+    return ""
+
+
+async def _prepare_personal_prompts(ctx: DialerContext, request: events_pb2.DialRequest) -> None:
+    """Prompts with contact variables are rendered now, while the phone rings."""
+    for node in request.script.nodes.values():
+        text = node_text(node)
+        if text and variables_in(text):
+            try:
+                rendered = text.format_map(dict(request.variables))
+            except KeyError:
+                continue
+            await ctx.prompts.request(rendered, request.voice, request.language)
+
+
+async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents, rtp: RtpSession) -> None:
+    await events.emit(T.CALL_EVENT_TYPE_DIALING)
+    rang: list[int] = []
+
+    def on_progress(code: int) -> None:
+        if code in (180, 183) and not rang:
+            rang.append(code)
+
+    try:
+        call = await ctx.trunk.invite(
+            request.trunk_uri, from_user=request.caller_id.lstrip("+"), rtp_port=rtp.local_port,
+            ring_timeout_s=ctx.settings.ring_timeout_s, on_progress=on_progress,
+        )
+    except CallFailed as failed:
+        if rang:
+            await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
+        await events.emit(T.CALL_EVENT_TYPE_FAILED, sip_code=failed.sip_code, reason=failure_reason(failed.sip_code))
+        return
+    if rang:
+        await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
+    await events.emit(T.CALL_EVENT_TYPE_ANSWERED, sip_code=200)
+    rtp.connect(call.remote_rtp, call.payload_type)
+
+    async def on_opt_out() -> None:
+        await ctx.dnc.add(request.phone_number, request.tenant_id)
+        await events.emit(T.CALL_EVENT_TYPE_OPTED_OUT, reason="opted out in call")
+
+    channel = CallChannel(call=call, rtp=rtp, request=request, prompts=ctx.prompts, asr=ctx.asr,
+                          settings=ctx.settings, on_opt_out=on_opt_out)
+    try:
+        outcome = await run_dialog(request.script, request.variables, channel, events,
+                                   language=request.language, tenant_display_name=request.tenant_display_name)
+    except Exception as e:
+        log.exception("dialog failed")
+        outcome_reason = f"dialog error: {type(e).__name__}"
+        await _hangup(call)
+        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome_reason)
+        return
+    await _hangup(call)
+    await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome.reason,
+                      tag=outcome.tags[-1] if outcome.tags else "")
+
+
+async def _hangup(call: OutboundCall) -> None:
+    if not call.remote_hangup.is_set():
+        await call.hangup()

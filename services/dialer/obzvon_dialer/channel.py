@@ -1,0 +1,130 @@
+"""The dialog engine's channel over a live call: prompts out as RTP, replies in through VAD, DTMF and asr."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from obzvon.media.rtp import RtpSession
+from obzvon.media.vad import listen_for_utterance
+from obzvon.script import OPT_OUT_CONFIRMATION
+from obzvon.sip.uac import OutboundCall
+from obzvon.v1 import events_pb2, scripts_pb2
+
+from obzvon_dialer.asr_client import AsrClient
+from obzvon_dialer.dialog import CalleeHungUp, Reply
+from obzvon_dialer.prompts import Prompts
+from obzvon_dialer.settings import DialerSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EXPECT_TO_UTTERANCE = {
+    scripts_pb2.EXPECT_YES_NO: events_pb2.UTTERANCE_EXPECT_YES_NO,
+    scripts_pb2.EXPECT_DIGITS: events_pb2.UTTERANCE_EXPECT_DIGITS,
+    scripts_pb2.EXPECT_CHOICE: events_pb2.UTTERANCE_EXPECT_CHOICE,
+}
+
+
+class CallChannel:
+    def __init__(self, *, call: OutboundCall, rtp: RtpSession, request: events_pb2.DialRequest, prompts: Prompts,
+                 asr: AsrClient, settings: DialerSettings, on_opt_out: Callable[[], Awaitable[None]]) -> None:
+        self._call = call
+        self._rtp = rtp
+        self._request = request
+        self._prompts = prompts
+        self._asr = asr
+        self._settings = settings
+        self._on_opt_out = on_opt_out
+
+    async def _until_hangup(self, work: Awaitable[T]) -> T:
+        """Runs work unless the callee hangs up first (then CalleeHungUp)."""
+        task = asyncio.ensure_future(work)
+        hangup = asyncio.ensure_future(self._call.remote_hangup.wait())
+        try:
+            await asyncio.wait({task, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        raise CalleeHungUp()
+
+    async def _audio(self, text: str) -> bytes:
+        return await self._prompts.audio(text, self._request.voice, self._request.language)
+
+    async def say(self, text: str) -> None:
+        pcm = await self._audio(text)
+        await self._until_hangup(self._rtp.play(pcm))
+
+    async def ask(self, text: str, node: scripts_pb2.AskNode) -> Reply:
+        pcm = await self._audio(text)
+        return await self._until_hangup(self._ask(pcm, node))
+
+    async def _ask(self, pcm: bytes, node: scripts_pb2.AskNode) -> Reply:
+        prompt_s = len(pcm) / 16000
+        while not self._rtp.dtmf.empty():  # keys pressed before the question don't answer it
+            self._rtp.dtmf.get_nowait()
+        play = asyncio.ensure_future(self._rtp.play(pcm))
+        # Listening starts with the prompt: speech during it is barge-in and stops the prompt.
+        utterance = asyncio.ensure_future(listen_for_utterance(
+            self._rtp, no_input_timeout=prompt_s + self._settings.no_input_timeout_s,
+            max_utterance_s=self._settings.max_utterance_s, end_silence_ms=self._settings.end_of_speech_ms,
+            on_speech_start=self._rtp.stop_playback,
+        ))
+        digits = asyncio.ensure_future(self._collect_digits(node))
+        try:
+            done, _ = await asyncio.wait({utterance, digits}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._rtp.stop_playback()
+            for task in (play, utterance, digits):
+                if not task.done():
+                    task.cancel()
+        if digits in done and digits.result():
+            pressed = digits.result()
+            return Reply(intent=_digit_intent(pressed), digits=pressed, confidence=1.0)
+        audio = utterance.result() if utterance in done else None
+        if not audio:
+            return Reply(intent="no_input")
+        result = await self._asr.recognize(
+            call_id=self._call.call_id, request=self._request, audio=audio,
+            expect=EXPECT_TO_UTTERANCE.get(node.expect, events_pb2.UTTERANCE_EXPECT_FREE), choices=list(node.choices),
+        )
+        if result.error:
+            log.warning("asr error", extra={"error": result.error})
+            return Reply(intent="no_match")
+        return Reply(intent=result.intent or "other", text=result.text, confidence=result.confidence)
+
+    async def _collect_digits(self, node: scripts_pb2.AskNode) -> str:
+        first = await self._rtp.dtmf.get()
+        if node.expect != scripts_pb2.EXPECT_DIGITS or first == "9":
+            return first
+        pressed = first
+        while len(pressed) < node.digits_length:
+            try:
+                digit = await asyncio.wait_for(self._rtp.dtmf.get(), 5.0)
+            except TimeoutError:
+                break
+            if digit == "#":
+                break
+            pressed += digit
+        return pressed
+
+    async def transfer(self, target_uri: str) -> bool:
+        # Bridging to an operator is not built yet: the dialog reports "transfer failed".
+        log.warning("transfer requested but not supported", extra={"target": target_uri})
+        return False
+
+    async def opt_out(self) -> None:
+        await self._on_opt_out()
+        text = OPT_OUT_CONFIRMATION.get(self._request.language, OPT_OUT_CONFIRMATION["en"])
+        try:
+            await self.say(text)
+        except CalleeHungUp:
+            pass
+
+
+def _digit_intent(digits: str) -> str:
+    return {"1": "yes", "2": "no", "9": "opt_out"}.get(digits, "other")

@@ -1,0 +1,143 @@
+"""The dialog engine: walks a script's nodes over a call channel. Pure logic; media lives in the channel.
+
+The platform's disclosure is spoken before the script's first node, so no script can remove or
+reorder it; the opt-out intent is honoured at every question, whatever the script says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from obzvon.script import disclosure_text, node_kind, render
+from obzvon.v1 import scripts_pb2
+
+# A script that keeps a call going longer than this many node visits is cut off (a safety net:
+# validation already rejects loops with no exit).
+MAX_STEPS = 64
+KEYPAD_DEFAULTS = {"1": "yes", "2": "no"}
+OPT_OUT_KEY = "9"
+
+
+class CalleeHungUp(Exception):
+    """The far end hung up; the dialog ends where it is."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the callee answered to a question."""
+
+    intent: str  # yes, no, opt_out, callback, operator, other, no_input
+    text: str = ""
+    digits: str = ""  # keypad input, if the answer came by DTMF
+    confidence: float = 0.0
+
+
+class Channel(Protocol):
+    async def say(self, text: str) -> None: ...
+
+    async def ask(self, text: str, node: scripts_pb2.AskNode) -> Reply: ...
+
+    async def transfer(self, target_uri: str) -> bool: ...
+
+    async def opt_out(self) -> None:
+        """Puts the number on the tenant's do-not-call list and confirms it to the callee."""
+        ...
+
+
+class DialogEvents(Protocol):
+    async def node_entered(self, node_id: str, tag: str) -> None: ...
+
+    async def reply(self, node_id: str, reply: Reply) -> None: ...
+
+
+@dataclass
+class Outcome:
+    reason: str  # "completed", "opted out", "callee hung up", "transferred", ...
+    tags: list[str] = field(default_factory=list)
+    results: dict[str, str] = field(default_factory=dict)
+
+
+def branch_for(reply: Reply, ask: scripts_pb2.AskNode) -> str:
+    """The key of ask.on the reply selects ("no_input" and "no_match" when nothing fits)."""
+    if reply.intent == "no_input":
+        return "no_input"
+    if reply.digits:
+        if reply.digits in ask.on:
+            return reply.digits
+        if ask.expect == scripts_pb2.EXPECT_YES_NO:
+            return KEYPAD_DEFAULTS.get(reply.digits, "no_match")
+        if ask.expect == scripts_pb2.EXPECT_DIGITS and len(reply.digits) == ask.digits_length:
+            return "match" if "match" in ask.on else "no_match"
+        return "no_match"
+    if ask.expect == scripts_pb2.EXPECT_YES_NO and reply.intent in ("yes", "no"):
+        return reply.intent
+    if ask.expect == scripts_pb2.EXPECT_CHOICE and reply.intent in ask.choices:
+        return reply.intent
+    if reply.intent in ask.on:  # e.g. a script branch on "operator" or "callback"
+        return reply.intent
+    return "no_match"
+
+
+async def run_dialog(
+    script: scripts_pb2.Script,
+    variables: Mapping[str, str],
+    channel: Channel,
+    events: DialogEvents,
+    *,
+    language: str,
+    tenant_display_name: str,
+) -> Outcome:
+    outcome = Outcome(reason="completed")
+    try:
+        await channel.say(disclosure_text(language, tenant_display_name))
+        node_id = script.start
+        for _ in range(MAX_STEPS):
+            node = script.nodes[node_id]
+            await events.node_entered(node_id, node.tag)
+            if node.tag:
+                outcome.tags.append(node.tag)
+            outcome.results.update(node.set)
+            kind = node_kind(node)
+            if kind == "say":
+                await channel.say(render(node.say.text, variables))
+                node_id = node.next
+            elif kind == "ask":
+                next_id = await _ask(node_id, node.ask, variables, channel, events)
+                if next_id is None:
+                    return Outcome("opted out", outcome.tags, outcome.results)
+                if next_id == "":
+                    return Outcome("no answer to question", outcome.tags, outcome.results)
+                node_id = next_id
+            elif kind == "transfer":
+                if node.transfer.text:
+                    await channel.say(render(node.transfer.text, variables))
+                answered = await channel.transfer(node.transfer.target_uri)
+                return Outcome("transferred" if answered else "transfer failed", outcome.tags, outcome.results)
+            else:  # hangup
+                if node.hangup.text:
+                    await channel.say(render(node.hangup.text, variables))
+                return outcome
+        return Outcome("script step limit", outcome.tags, outcome.results)
+    except CalleeHungUp:
+        return Outcome("callee hung up", outcome.tags, outcome.results)
+
+
+async def _ask(node_id: str, ask: scripts_pb2.AskNode, variables: Mapping[str, str], channel: Channel,
+               events: DialogEvents) -> str | None:
+    """Next node id; None when the callee opted out; "" when the question ran out of tries unanswered."""
+    text = render(ask.text, variables)
+    tries = max(ask.retries, 0) + 1
+    for attempt in range(1, tries + 1):
+        reply = await channel.ask(text, ask)
+        await events.reply(node_id, reply)
+        if reply.intent == "opt_out" or reply.digits == OPT_OUT_KEY:
+            await channel.opt_out()
+            return None
+        branch = branch_for(reply, ask)
+        if branch not in ("no_input", "no_match"):
+            return ask.on[branch]
+        if attempt == tries:
+            return ask.on.get(branch, "")
+    return ""

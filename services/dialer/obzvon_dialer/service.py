@@ -1,0 +1,76 @@
+"""Consumes dial.requests: claims each attempt, places it, and applies back-pressure at capacity.
+
+A request is committed once its attempt is claimed in Redis; the claim, not the offset, is what
+keeps a redelivered request from ringing a phone a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from obzvon.bus import Consumer, Envelope, Producer
+from obzvon.log import log_context
+from obzvon.v1 import events_pb2
+
+from obzvon_dialer.call import DialerContext, place
+from obzvon_dialer.claims import Claims
+from obzvon_dialer.events import AttemptEvents
+
+log = logging.getLogger(__name__)
+
+
+class DialerService:
+    def __init__(self, ctx: DialerContext, consumer: Consumer[events_pb2.DialRequest], producer: Producer,
+                 claims: Claims) -> None:
+        self._ctx = ctx
+        self._consumer = consumer
+        self._producer = producer
+        self._claims = claims
+        self._calls: set[asyncio.Task[None]] = set()
+        self._paused = False
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._apply_back_pressure()
+            for env in await self._consumer.getmany(timeout_s=0.2):
+                await self._take(env)
+                await self._consumer.commit(env)
+        # Draining: calls in progress finish; nothing new is taken.
+        self._consumer.pause()
+        if self._calls:
+            log.info("waiting for calls in progress", extra={"calls": len(self._calls)})
+            await asyncio.gather(*self._calls, return_exceptions=True)
+
+    def _apply_back_pressure(self) -> None:
+        full = len(self._calls) >= self._ctx.settings.max_calls
+        if full and not self._paused:
+            self._consumer.pause()
+            self._paused = True
+            log.info("at capacity: dial.requests paused", extra={"calls": len(self._calls)})
+        elif not full and self._paused:
+            self._consumer.resume()
+            self._paused = False
+
+    async def _take(self, env: Envelope[events_pb2.DialRequest]) -> None:
+        request = env.value
+        with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id,
+                         attempt_id=request.attempt_id):
+            if not await self._claims.claim(request.attempt_id):
+                log.warning("duplicate dial request dropped: attempt already claimed")
+                return
+            task = asyncio.create_task(self._run_call(request))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+
+    async def _run_call(self, request: events_pb2.DialRequest) -> None:
+        events = AttemptEvents(self._producer, request)
+        try:
+            await place(self._ctx, request, events)
+        except Exception:
+            log.exception("attempt crashed")
+            await events.emit(events_pb2.CALL_EVENT_TYPE_FAILED, reason="dialer error")

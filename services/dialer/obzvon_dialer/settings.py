@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from obzvon.settings import CommonSettings
+
+
+class DialerSettings(CommonSettings):
+    service_name: str = "dialer"
+    # This instance's number (a StatefulSet ordinal on Kubernetes): asr.results partition it reads.
+    ordinal: int = 0
+    # Calls in progress at once; past it the dialer pauses its dial.requests partitions.
+    max_calls: int = 200
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 0
+    rtp_host: str = "127.0.0.1"
+    ring_timeout_s: float = 30.0
+    # A claim outlives any call, so a redelivered request for a finished attempt still finds it.
+    claim_ttl_s: int = 24 * 3600
+    tts_wait_s: float = 15.0
+    asr_timeout_s: float = 10.0
+    no_input_timeout_s: float = 6.0
+    max_utterance_s: float = 10.0
+    end_of_speech_ms: int = 700
+    # Hosts a trunk URI may point at; anything else is refused before INVITE.
+    allowed_trunk_hosts: str = "127.0.0.1,localhost"

@@ -1,0 +1,1 @@
+"""Scheduler: the public gRPC API, campaign state in Redis, and the dispatcher that decides who is called when."""

@@ -1,0 +1,76 @@
+"""Campaign lifecycle: import, start (pre-render static prompts), pause, complete."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from obzvon.audio import audio_key
+from obzvon.bus import Producer
+from obzvon.script import OPT_OUT_CONFIRMATION, disclosure_text, node_text, variables_in
+from obzvon.topics import TTS_REQUESTS
+from obzvon.v1 import campaigns_pb2, events_pb2
+
+from obzvon_scheduler.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def campaign_id_of(campaign: campaigns_pb2.Campaign) -> str:
+    return campaign.name.removeprefix("campaigns/")
+
+
+class CampaignControl:
+    def __init__(self, store: Store, producer: Producer) -> None:
+        self._store = store
+        self._producer = producer
+
+    async def import_contacts(
+        self, tenant_id: str, campaign: campaigns_pb2.Campaign, contacts: list[campaigns_pb2.Contact]
+    ) -> campaigns_pb2.ImportContactsResponse:
+        cid = campaign_id_of(campaign)
+        await self._store.put_contacts(tenant_id, cid, contacts)
+        now = time.time()
+        for contact in contacts:
+            await self._store.enqueue(tenant_id, cid, contact.contact_id, now)
+        return campaigns_pb2.ImportContactsResponse(imported=len(contacts))
+
+    async def start(self, tenant_id: str, campaign: campaigns_pb2.Campaign) -> campaigns_pb2.Campaign:
+        cid = campaign_id_of(campaign)
+        tenant = await self._store.get_tenant(tenant_id)
+        assert tenant is not None
+        await self.prerender_static_prompts(campaign, tenant.display_name)
+        campaign.state = campaigns_pb2.CAMPAIGN_STATE_RUNNING
+        campaign.state_reason = ""
+        await self._store.put_campaign(tenant_id, cid, campaign)
+        await self._store.set_running(tenant_id, cid, True)
+        log.info("campaign started")
+        return campaign
+
+    async def pause(self, tenant_id: str, campaign: campaigns_pb2.Campaign, reason: str) -> campaigns_pb2.Campaign:
+        cid = campaign_id_of(campaign)
+        campaign.state = campaigns_pb2.CAMPAIGN_STATE_PAUSED
+        campaign.state_reason = reason
+        await self._store.put_campaign(tenant_id, cid, campaign)
+        await self._store.set_running(tenant_id, cid, False)
+        log.info("campaign paused", extra={"reason": reason})
+        return campaign
+
+    async def complete(self, tenant_id: str, campaign: campaigns_pb2.Campaign) -> None:
+        campaign.state = campaigns_pb2.CAMPAIGN_STATE_COMPLETED
+        campaign.state_reason = "every contact has a final status"
+        await self._store.put_campaign(tenant_id, campaign_id_of(campaign), campaign)
+        await self._store.set_running(tenant_id, campaign_id_of(campaign), False)
+        log.info("campaign completed")
+
+    async def prerender_static_prompts(self, campaign: campaigns_pb2.Campaign, tenant_display_name: str) -> None:
+        """Asks tts for every prompt without contact variables now, so no callee waits for rendering."""
+        texts = [disclosure_text(campaign.language, tenant_display_name),
+                 OPT_OUT_CONFIRMATION.get(campaign.language, OPT_OUT_CONFIRMATION["en"])]
+        texts += [t for t in (node_text(n) for n in campaign.script.nodes.values()) if t and not variables_in(t)]
+        for text in dict.fromkeys(texts):
+            key = audio_key(text, campaign.voice, campaign.language)
+            await self._producer.send(
+                TTS_REQUESTS, key,
+                events_pb2.TtsRequest(audio_key=key, text=text, voice=campaign.voice, language=campaign.language),
+            )

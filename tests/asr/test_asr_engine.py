@@ -1,0 +1,165 @@
+"""Recognition of synthetic telephone replies (Festival ru, Festival/espeak-ng/Piper en), offline.
+
+One batched recognize() call per language keeps the Whisper work small on a shared 2-core box."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+from conftest import render
+from obzvon_asr.engine import AsrEngine, Recognition, Utterance, models_from_env, to_16k
+
+pytestmark = pytest.mark.slow
+
+RU = [
+    ("Да.", "yes"),
+    ("Да, конечно.", "yes"),
+    ("Нет, не надо.", "no"),
+    ("Нет.", "no"),
+    ("Не звоните мне больше.", "opt_out"),
+    ("Удалите мой номер.", "opt_out"),
+    ("Перезвоните вечером.", "callback"),
+    ("Я сейчас стою в очереди в магазине.", "other"),
+]
+EN = [
+    ("festival-en-slt", "Yes.", "yes"),
+    ("piper-en-joe", "Sure.", "yes"),
+    ("festival-en-kal", "No thanks.", "no"),
+    ("piper-en-joe", "No.", "no"),
+    ("espeak-en-us", "Stop calling me.", "opt_out"),
+    ("festival-en-slt", "Please remove my number.", "opt_out"),
+    ("piper-en-joe", "The weather was lovely this weekend.", "other"),
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> AsrEngine:
+    return AsrEngine({"ru": "base", "en": "base"})
+
+
+@pytest.fixture(scope="module")
+def batch(engine: AsrEngine, voices: dict[str, object]) -> list[tuple[str, str, Recognition]]:
+    utts: list[Utterance] = []
+    expected: list[tuple[str, str]] = []
+    for text, intent in RU:
+        utts.append(Utterance(render(voices["festival-ru-nsh"], text), 8000, "ru", "yes_no"))  # type: ignore[arg-type]
+        expected.append((text, intent))
+    for voice, text, intent in EN:
+        if voice not in voices:
+            continue
+        utts.append(Utterance(render(voices[voice], text), 8000, "en", "yes_no"))  # type: ignore[arg-type]
+        expected.append((text, intent))
+    results = engine.recognize(utts)
+    assert len(results) == len(utts)
+    return [(text, intent, r) for (text, intent), r in zip(expected, results, strict=True)]
+
+
+def test_closed_question_intents(batch: list[tuple[str, str, Recognition]]) -> None:
+    wrong = [(text, want, r.intent, r.text) for text, want, r in batch if r.intent != want]
+    assert not wrong, wrong
+
+
+def test_non_answer_is_never_yes(batch: list[tuple[str, str, Recognition]]) -> None:
+    for text, want, r in batch:
+        if want == "other":
+            assert r.intent not in ("yes", "no"), (text, r)
+
+
+def test_results_carry_language_confidence_and_time(batch: list[tuple[str, str, Recognition]]) -> None:
+    for _, _, r in batch:
+        assert r.language in ("ru", "en")
+        assert 0.0 <= r.confidence <= 1.0
+        assert r.ms > 0
+        assert r.timings["window_frames"] < 3000  # sized to the reply, not padded to 30 s
+
+
+def test_silence_is_other_with_no_text(engine: AsrEngine) -> None:
+    [r] = engine.recognize([Utterance(b"\0\0" * 16000, 8000, "ru", "yes_no")])
+    assert (r.text, r.intent, r.confidence) == ("", "other", 0.0)
+
+
+def test_free_answer_and_digits(engine: AsrEngine, voices: dict[str, object]) -> None:
+    free, digits = engine.recognize(
+        [
+            Utterance(render(voices["festival-ru-nsh"], "Перезвоните мне завтра утром."), 8000, "ru", "free"),  # type: ignore[arg-type]
+            Utterance(render(voices["festival-ru-nsh"], "Два, пять, семь."), 8000, "ru", "digits"),  # type: ignore[arg-type]
+        ]
+    )
+    assert free.intent == "callback" and "завтра" in free.text.lower()
+    assert digits.value == "257", digits
+
+
+def test_bad_requests_are_refused(engine: AsrEngine) -> None:
+    with pytest.raises(ValueError, match="no model for language"):
+        engine.recognize([Utterance(b"\0\0" * 8000, 8000, "de")])
+    with pytest.raises(ValueError, match="expect must be"):
+        engine.recognize([Utterance(b"\0\0" * 8000, 8000, "ru", "essay")])
+
+
+def test_english_only_model_refuses_russian() -> None:
+    with pytest.raises(ValueError, match="English-only"):
+        AsrEngine({"ru": "tiny.en"})
+
+
+def test_models_from_env() -> None:
+    assert models_from_env("ru=base, en=tiny.en") == {"ru": "base", "en": "tiny.en"}
+    with pytest.raises(ValueError):
+        models_from_env("ru")
+
+
+def test_resampling_keeps_length_and_level() -> None:
+    import numpy as np
+
+    tone = (np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000) * 10000).astype("<i2").tobytes()
+    out = to_16k(tone, 8000)
+    assert out.size == 16000
+    assert abs(float(np.abs(out).max()) - 10000 / 32768) < 0.02
+
+
+BLOCK_NETWORK = """
+import os, socket, sys
+def refuse(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo"):
+        raise OSError("network is off in this test: " + event)
+sys.addaudithook(refuse)
+from obzvon_asr.classify import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_classify_cli_runs_offline_with_hub_switches_forced(
+    voices: dict[str, object], tmp_path: Path
+) -> None:
+    """The CLI (same path as the service) loads and answers with the network refused, the hub's
+    own offline switch turned off and its endpoint pointing nowhere."""
+    wav = tmp_path / "yes.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(render(voices["festival-en-slt"], "Yes."))  # type: ignore[arg-type]
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="0",
+        TRANSFORMERS_OFFLINE="0",
+        HF_ENDPOINT="http://hub.invalid",
+        HF_HOME=str(tmp_path / "hf-home"),
+        OBZVON_ASR_MODELS="en=tiny.en",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_NETWORK, str(wav), "--lang", "en", "--expect", "yes_no"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["intent"] == "yes" and set(out) >= {"text", "intent", "confidence", "ms"}
+    assert not (tmp_path / "hf-home").exists()  # nothing was cached from a hub

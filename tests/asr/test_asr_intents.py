@@ -1,0 +1,106 @@
+"""Text -> intent, without a model."""
+
+from __future__ import annotations
+
+import pytest
+from obzvon_asr import intents
+
+CASES: list[tuple[str, str, str]] = [
+    # Russian
+    ("ru", "Да", "yes"),
+    ("ru", "да, конечно", "yes"),
+    ("ru", "Ага.", "yes"),
+    ("ru", "угу", "yes"),
+    ("ru", "Конечно!", "yes"),
+    ("ru", "Давайте", "yes"),
+    ("ru", "хорошо, приду", "yes"),
+    ("ru", "Да-да", "yes"),
+    ("ru", "Нет", "no"),
+    ("ru", "нет, не надо", "no"),
+    ("ru", "Не интересно", "no"),
+    ("ru", "мне это неинтересно", "no"),
+    ("ru", "да нет, не нужно", "no"),
+    ("ru", "Я не приду", "no"),
+    ("ru", "Не звоните мне больше!", "opt_out"),
+    ("ru", "Удалите мой номер", "opt_out"),
+    ("ru", "отпишите меня", "opt_out"),
+    ("ru", "Отпишитесь от рассылки", "opt_out"),
+    ("ru", "да, только больше не звоните", "opt_out"),
+    ("ru", "Стоп", "opt_out"),
+    ("ru", "хватит мне звонить", "opt_out"),
+    ("ru", "Перезвоните вечером", "callback"),
+    ("ru", "нет, перезвоните позже", "callback"),
+    ("ru", "Сейчас неудобно говорить", "callback"),
+    ("ru", "я за рулём", "callback"),
+    ("ru", "Соедините с оператором", "operator"),
+    ("ru", "можно с живым человеком поговорить", "operator"),
+    ("ru", "позовите менеджера", "operator"),
+    ("ru", "Не знаю", "other"),
+    ("ru", "Я сейчас в магазине стою", "other"),
+    ("ru", "Алло, кто это?", "other"),
+    ("ru", "", "other"),
+    # English
+    ("en", "Yes", "yes"),
+    ("en", "Yeah.", "yes"),
+    ("en", "sure", "yes"),
+    ("en", "Yep, I'll be there", "yes"),
+    ("en", "Okay", "yes"),
+    ("en", "No", "no"),
+    ("en", "Nope.", "no"),
+    ("en", "No thanks", "no"),
+    ("en", "I'm not interested", "no"),
+    ("en", "Stop", "opt_out"),
+    ("en", "Stop calling me!", "opt_out"),
+    ("en", "Please remove my number", "opt_out"),
+    ("en", "Don't call me again", "opt_out"),
+    ("en", "unsubscribe", "opt_out"),
+    ("en", "yes but never call me again", "opt_out"),
+    ("en", "Call me back later", "callback"),
+    ("en", "Not now, I'm driving", "callback"),
+    ("en", "No, call me back tomorrow", "callback"),
+    ("en", "Can I talk to an operator?", "operator"),
+    ("en", "I want a real person", "operator"),
+    ("en", "I don't know", "other"),
+    ("en", "Maybe", "other"),
+    ("en", "The weather is nice today", "other"),
+    # Mixed: callers switch language for short words.
+    ("ru", "окей", "yes"),
+    ("ru", "no", "no"),
+    ("en", "да", "yes"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "expected"), CASES)
+def test_classify(language: str, text: str, expected: str) -> None:
+    assert intents.classify(text, language) == expected
+
+
+def test_normalize_folds_case_yo_and_punctuation() -> None:
+    assert intents.normalize("  Ещё  раз, ПОЗВОНИТЕ!!! ") == "еще раз позвоните"
+    assert intents.normalize("Don’t") == "don't"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("один два три четыре", "1234"),
+        ("двадцать пять", "25"),
+        ("Два, пять, семь.", "257"),
+        ("12 34", "1234"),
+        ("one two three", "123"),
+        ("twenty five", "25"),
+        ("oh seven", "07"),
+        ("ноль девять", "09"),
+        ("не знаю", ""),
+    ],
+)
+def test_digits(text: str, expected: str) -> None:
+    assert intents.digits(text) == expected
+
+
+def test_candidates_classify_as_their_own_intent() -> None:
+    # The phrasings scored against audio must read as the intent they stand for.
+    for language in ("ru", "en"):
+        for intent, phrases in intents.candidates(language).items():
+            for phrase in phrases:
+                assert intents.classify(phrase, language) == intent, phrase

@@ -1,0 +1,86 @@
+"""obzvon-phonesim serve --sip-port 5070 --ground-truth calls.jsonl --mix yes=0.6,no=0.4 ..."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from obzvon_phonesim.sim import BEHAVIOURS, PhoneSimulator, parse_mix
+
+
+def _rule(text: str) -> tuple[str, str]:
+    number, sep, behaviour = text.partition("=")
+    if not sep or behaviour not in BEHAVIOURS:
+        raise argparse.ArgumentTypeError(f"expected NUMBER=BEHAVIOUR with one of {', '.join(BEHAVIOURS)}")
+    return number, behaviour
+
+
+def _mix(text: str) -> str:
+    try:
+        parse_mix(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="obzvon-phonesim", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="answer calls on 127.0.0.1 until interrupted")
+    s.add_argument("--sip-port", type=int, default=5070, help="UDP port on 127.0.0.1 (0: any free port)")
+    s.add_argument("--ground-truth", type=Path, default=None, help="JSON lines file, appended to")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--mix",
+        type=_mix,
+        default="yes=0.6,no=0.2,busy=0.1,no_answer=0.1",
+        help=f"behaviour=weight,... of: {', '.join(BEHAVIOURS)}",
+    )
+    s.add_argument("--rule", type=_rule, action="append", default=[], metavar="NUMBER=BEHAVIOUR")
+    s.add_argument("--ring-s", type=float, default=1.0)
+    s.add_argument("--max-ring-s", type=float, default=120.0)
+    s.add_argument("--early-hangup-s", type=float, default=1.0)
+    s.add_argument("--listen-timeout-s", type=float, default=15.0)
+    s.add_argument("--max-call-s", type=float, default=60.0)
+    s.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with PhoneSimulator(
+        sip_port=args.sip_port,
+        ground_truth=args.ground_truth,
+        mix=args.mix,
+        rules=dict(args.rule),
+        seed=args.seed,
+        ring_s=args.ring_s,
+        max_ring_s=args.max_ring_s,
+        early_hangup_s=args.early_hangup_s,
+        listen_timeout_s=args.listen_timeout_s,
+        max_call_s=args.max_call_s,
+    ) as sim:
+        # Parents (tests, scripts) wait for this line before dialling.
+        print(f"obzvon-phonesim listening on 127.0.0.1:{sim.port}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
