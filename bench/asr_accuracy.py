@@ -95,9 +95,7 @@ def build_set(limit: int | None) -> list[tuple[str, str, str, str, bytes]]:
     """(language, voice, text, intent, pcm16 at 8 kHz)."""
     out: list[tuple[str, str, str, str, bytes]] = []
     for language, phrases in PHRASES.items():
-        voices = [
-            v for v in asr_voices.available_voices(language) if not (language == "ru" and v.kind == "espeak")
-        ]
+        voices = [v for v in asr_voices.available_voices(language) if not (language == "ru" and v.kind == "espeak")]
         for vi, voice in enumerate(voices):
             for pi, (text, intent) in enumerate(phrases):
                 variants = [VARIANTS[(pi + vi) % len(VARIANTS)]]
@@ -126,6 +124,8 @@ def main() -> int:
     ap.add_argument("--models", default=None)
     ap.add_argument("--min-frames", type=int, default=EngineOptions.min_frames)
     ap.add_argument("--expect", default="yes_no")
+    ap.add_argument("--no-scoring", action="store_true", help="decide from the free transcript only")
+    ap.add_argument("--bonus", type=float, default=EngineOptions.candidate_bonus)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--limit", type=int)
     ap.add_argument("--errors", action="store_true", help="list misrecognitions on stderr")
@@ -133,7 +133,8 @@ def main() -> int:
     args = ap.parse_args()
     chosen = models_from_env(args.models)
     data = build_set(args.limit)
-    engine = AsrEngine(chosen, EngineOptions(min_frames=args.min_frames))
+    options = EngineOptions(min_frames=args.min_frames, score_closed=not args.no_scoring, candidate_bonus=args.bonus)
+    engine = AsrEngine(chosen, options)
     stats: dict[str, dict[str, float]] = {}
     dump = open(args.dump, "w") if args.dump else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -148,8 +149,16 @@ def main() -> int:
             s["errors"] += e
             s["words"] += w
             if dump:
-                row = {"lang": lang, "voice": voice, "ref": text, "want": intent, "got": r.intent,
-                       "text": r.text, "transcript": r.transcript, "scores": r.scores}
+                row = {
+                    "lang": lang,
+                    "voice": voice,
+                    "ref": text,
+                    "want": intent,
+                    "got": r.intent,
+                    "text": r.text,
+                    "transcript": r.transcript,
+                    "scores": r.scores,
+                }
                 dump.write(json.dumps(row, ensure_ascii=False) + "\n")
             if args.errors and r.intent != intent:
                 print(f"{lang} {voice}: {text!r} -> {r.intent} {r.text!r} {r.confidence}", file=sys.stderr)
@@ -160,11 +169,11 @@ def main() -> int:
         "models": chosen,
         "min_frames": args.min_frames,
         "expect": args.expect,
+        "scoring": options.score_closed,
+        "candidate_bonus": options.candidate_bonus,
         "n": n,
         "intent_accuracy": round(sum(s["correct"] for s in stats.values()) / n, 4),
-        "wer": round(
-            sum(s["errors"] for s in stats.values()) / max(1, sum(s["words"] for s in stats.values())), 4
-        ),
+        "wer": round(sum(s["errors"] for s in stats.values()) / max(1, sum(s["words"] for s in stats.values())), 4),
         "cpu_s_per_utterance": round(cpu / n, 3),
         "wall_s_per_utterance": round(wall / n, 3),
         "by_language": {

@@ -8,13 +8,12 @@ and ends with one JSON line: {"attempts", "answered", "yes", "matches_ground_tru
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
 
 from obzvon.demo import run_campaign
-from obzvon.devstack import DevStack, free_port, start_phonesim
+from obzvon.devstack import DevStack, free_port, start_phonesim, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +38,7 @@ def main() -> int:
                               log=lambda m: print(m, file=sys.stderr))
     finally:
         stack.stop()
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=10)
+        stop_process(sim)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     r = result["report"]
     print(json.dumps({"attempts": r["attempts"], "answered": r["answered"], "yes": r["yes"],

@@ -24,7 +24,7 @@ def _free_port() -> int:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = shutil.which("redis-server")
     if exe is None:
-        pytest.skip("redis-server not installed")
+        pytest.fail("redis-server not installed: run deploy/local/setup.sh (apt package redis-server)")
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(

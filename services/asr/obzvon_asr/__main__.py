@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         from obzvon_asr.classify import main as classify
 
         raise SystemExit(classify(args[1:]))
-    parser = argparse.ArgumentParser(
-        prog="obzvon-asr", description="serve | classify FILE.wav --lang --expect"
-    )
+    parser = argparse.ArgumentParser(prog="obzvon-asr", description="serve | classify FILE.wav --lang --expect")
     parser.add_argument("command", choices=["serve", "classify"])
     parser.parse_args(args[:1])
     settings = AsrSettings()

@@ -32,9 +32,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lang", default="ru")
     parser.add_argument("--expect", default="yes_no", choices=EXPECTS)
     parser.add_argument("--choice", action="append", default=[], help="an allowed answer (expect=choice)")
-    parser.add_argument(
-        "--model", help="model for --lang: tiny.en, base or a folder (default: OBZVON_ASR_MODELS)"
-    )
+    parser.add_argument("--model", help="model for --lang: tiny.en, base or a folder (default: OBZVON_ASR_MODELS)")
     args = parser.parse_args(argv)
     pcm, rate = _read_wav(args.file)
     chosen = models_from_env()

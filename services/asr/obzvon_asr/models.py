@@ -133,9 +133,7 @@ def resolve(name_or_path: str) -> Path:
     if path.is_dir():
         _check_complete(path)
         return path
-    raise ModelNotFoundError(
-        f"unknown model {name_or_path!r}: use one of {', '.join(KNOWN_MODELS)} or a model folder"
-    )
+    raise ModelNotFoundError(f"unknown model {name_or_path!r}: use one of {', '.join(KNOWN_MODELS)} or a model folder")
 
 
 def is_english_only(path: Path) -> bool:

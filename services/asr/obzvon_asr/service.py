@@ -56,9 +56,7 @@ class AsrService:
             if error:
                 await self._reply(
                     env.value,
-                    events_pb2.AsrResult(
-                        request_id=env.value.request_id, call_id=env.value.call_id, error=error
-                    ),
+                    events_pb2.AsrResult(request_id=env.value.request_id, call_id=env.value.call_id, error=error),
                 )
             else:
                 valid.append(env)

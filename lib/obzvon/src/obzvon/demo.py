@@ -48,13 +48,14 @@ def read_ground_truth(path: Path, numbers: set[str]) -> GroundTruth:
         (invites if record["event"] == "invite" else ends)[record["call_id"]] = record
     calls = [{**invites[c], **ends.get(c, {})} for c in invites]
     answered = [c for c in calls if c.get("answered")]
-    yes = [c for c in answered if c.get("behaviour") == "yes" and c.get("replied") is True]
+    # A spoken «да» or a press of 1 (the keypad's yes) both count as yes.
+    yes = [c for c in answered if c.get("behaviour") in ("yes", "press1") and c.get("replied") is True]
     return GroundTruth(attempts=len(calls), answered=len(answered), yes=len(yes), calls=calls)
 
 
 def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts: int = 10,
                  tenant_id: str = "clinic", campaign_id: str = "reminders", timeout_s: float = 240.0,
-                 log: Any = print) -> dict[str, Any]:
+                 numbers: list[str] | None = None, log: Any = print) -> dict[str, Any]:
     """Creates, starts and waits for the demo campaign; returns the report and the comparison."""
     admin = [("x-api-key", stack.admin_api_key)]
     with grpc.insecure_channel(stack.scheduler_addr) as sched, grpc.insecure_channel(stack.reporting_addr) as rep:
@@ -76,7 +77,7 @@ def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts
                 caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="espeak-ng:ru",
                 trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=contacts,
             )), metadata=key)
-        numbers = numbers_awake_now(contacts)
+        numbers = numbers or numbers_awake_now(contacts)
         imported = campaigns.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
             campaign=f"campaigns/{campaign_id}",
             contacts=[campaigns_pb2.Contact(contact_id=f"patient-{i + 1}", phone_number=n,

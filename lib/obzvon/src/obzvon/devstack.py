@@ -172,3 +172,14 @@ def numbers_awake_now(count: int, now: float | None = None) -> list[str]:
                     return out
                 break
     raise RuntimeError("no candidate place is at mid-day now; extend _AWAKE_CANDIDATES")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL to the whole process group if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

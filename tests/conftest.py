@@ -1,0 +1,50 @@
+"""Fixtures shared by the suites that need the local stack (Kafka and Redis on 127.0.0.1).
+
+`make test` starts the stack first (deploy/local/stack.sh start); a test that needs it and finds it
+down fails with that instruction rather than skipping.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from obzvon.devstack import DevStack
+from obzvon.settings import CommonSettings
+
+KAFKA = ("127.0.0.1", 9092)
+REDIS = ("127.0.0.1", 6379)
+
+
+def _listening(addr: tuple[str, int]) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(addr) == 0
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> None:
+    for name, addr in (("Kafka", KAFKA), ("Redis", REDIS)):
+        if not _listening(addr):
+            pytest.fail(f"{name} is not listening on {addr[0]}:{addr[1]}: run `deploy/local/stack.sh start` "
+                        "(make test does it)")
+
+
+@pytest.fixture
+def bus_settings(local_stack: None) -> CommonSettings:
+    """Settings with a topic prefix of the test's own, so tests never see each other's records."""
+    return CommonSettings(topic_prefix=f"t-{uuid.uuid4().hex[:10]}.")
+
+
+@pytest.fixture
+def devstack(local_stack: None, tmp_path: Path) -> Iterator[DevStack]:
+    """The real service processes, under a topic prefix of this test's own; stopped afterwards."""
+    stack = DevStack(workdir=tmp_path / "stack", topic_prefix=f"t-{uuid.uuid4().hex[:10]}.",
+                     admin_api_key=f"admin-{uuid.uuid4().hex}")
+    try:
+        yield stack
+    finally:
+        stack.stop()
