@@ -136,6 +136,7 @@ def main() -> int:
     options = EngineOptions(min_frames=args.min_frames, score_closed=not args.no_scoring, candidate_bonus=args.bonus)
     engine = AsrEngine(chosen, options)
     stats: dict[str, dict[str, float]] = {}
+    by_voice: dict[str, list[int]] = {}
     dump = open(args.dump, "w") if args.dump else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for first in range(0, len(data), args.batch):
@@ -145,6 +146,9 @@ def main() -> int:
             s = stats.setdefault(lang, {"n": 0, "correct": 0, "errors": 0, "words": 0})
             s["n"] += 1
             s["correct"] += r.intent == intent
+            v = by_voice.setdefault(voice, [0, 0])
+            v[0] += r.intent == intent
+            v[1] += 1
             e, w = wer(text, r.text)
             s["errors"] += e
             s["words"] += w
@@ -184,6 +188,7 @@ def main() -> int:
             }
             for lang, s in stats.items()
         },
+        "intent_accuracy_by_voice": {name: round(ok / n, 4) for name, (ok, n) in by_voice.items()},
     }
     print(json.dumps(out, ensure_ascii=False))
     return 0

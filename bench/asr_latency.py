@@ -47,9 +47,7 @@ def main() -> int:
     ap.add_argument("--min-frames", type=int, default=EngineOptions.min_frames)
     args = ap.parse_args()
     chosen = models_from_env(args.models)
-    engine = AsrEngine(
-        {args.lang: chosen[args.lang]}, EngineOptions(threads=args.threads, min_frames=args.min_frames)
-    )
+    engine = AsrEngine({args.lang: chosen[args.lang]}, EngineOptions(threads=args.threads, min_frames=args.min_frames))
     utt = Utterance(one_second(args.lang), 8000, args.lang, args.expect)
     engine.recognize([utt])  # warm-up: first call pays allocation and kernel selection
     lat: list[float] = []

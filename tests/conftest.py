@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from obzvon.devstack import DevStack
 from obzvon.settings import CommonSettings
 
 KAFKA = ("127.0.0.1", 9092)
 REDIS = ("127.0.0.1", 6379)
+TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
 
 
 def _listening(addr: tuple[str, int]) -> bool:
@@ -33,6 +35,13 @@ def local_stack() -> None:
                         "(make test does it)")
 
 
+@pytest.fixture(scope="session")
+def test_redis(local_stack: None) -> str:
+    """Redis database 1, emptied once per session: tests never see the demo's state (database 0)."""
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    return TEST_REDIS_URL
+
+
 @pytest.fixture
 def bus_settings(local_stack: None) -> CommonSettings:
     """Settings with a topic prefix of the test's own, so tests never see each other's records."""
@@ -40,10 +49,11 @@ def bus_settings(local_stack: None) -> CommonSettings:
 
 
 @pytest.fixture
-def devstack(local_stack: None, tmp_path: Path) -> Iterator[DevStack]:
+def devstack(test_redis: str, tmp_path: Path) -> Iterator[DevStack]:
     """The real service processes, under a topic prefix of this test's own; stopped afterwards."""
     stack = DevStack(workdir=tmp_path / "stack", topic_prefix=f"t-{uuid.uuid4().hex[:10]}.",
-                     admin_api_key=f"admin-{uuid.uuid4().hex}")
+                     admin_api_key=f"admin-{uuid.uuid4().hex}",
+                     extra_env={"OBZVON_REDIS_URL": TEST_REDIS_URL})
     try:
         yield stack
     finally:

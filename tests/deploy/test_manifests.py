@@ -150,7 +150,8 @@ def test_every_service_has_a_dockerfile_running_its_console_script(service: str)
     # The console script it names is the one the service's distribution declares.
     pyproject = (ROOT / "services" / service / "pyproject.toml").read_text()
     assert re.search(rf'^obzvon-{service}\s*=\s*"', pyproject, re.MULTILINE), pyproject
-    assert re.search(r"^FROM python:3\.11-slim|^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.MULTILINE)
+    base_image = re.compile(r"^(FROM|ARG PYTHON_IMAGE=) ?python:3\.11-slim(-bookworm)?\b", re.MULTILINE)
+    assert base_image.search(text), "the base image is python:3.11-slim"
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.MULTILINE), "the image must not run as root"
     assert "grpc_tools.protoc" in text, "stubs are generated at build time (as tools/genproto.sh does)"
 

@@ -9,13 +9,13 @@ import uuid
 from pathlib import Path
 
 from obzvon.bus import Producer, ensure_topics
-from obzvon.devstack import DevStack, free_port, start_phonesim, stop_process
+from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
-from obzvon.v1 import events_pb2
+from obzvon.v1 import campaigns_pb2, events_pb2
 
-NUMBER = "74955550123"
+NUMBER = numbers_awake_now(1)[0].lstrip("+")
 SCRIPT = load_script_yaml("""
 start: hello
 nodes:
@@ -43,7 +43,9 @@ def dial_request(attempt_id: str, sim_port: int) -> events_pb2.DialRequest:
     request = events_pb2.DialRequest(
         attempt_id=attempt_id, tenant_id="t1", campaign_id="c1", contact_id="k1", phone_number=f"+{NUMBER}",
         caller_id="+74950000000", script=SCRIPT, language="ru", voice="espeak-ng:ru",
-        trunk_uri=f"sip:{NUMBER}@127.0.0.1:{sim_port}", tenant_display_name="Проверка", attempt_number=1)
+        trunk_uri=f"sip:{NUMBER}@127.0.0.1:{sim_port}", tenant_display_name="Проверка", attempt_number=1,
+        compliance_profile="default", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL,
+        registered_caller_ids=["+74950000000"], expected_duration_seconds=60)
     request.not_after.FromSeconds(int(time.time()) + 300)
     return request
 

@@ -35,3 +35,17 @@ def test_apply_does_not_mutate_its_input() -> None:
     before = empty_report()
     apply_event(before, ev(T.CALL_EVENT_TYPE_NODE_ENTERED, tag="x"))
     assert before == empty_report()
+
+
+def test_redelivered_event_counts_once_within_the_window() -> None:
+    from obzvon_reporting.counting import count_once, report_view
+
+    first = ev(T.CALL_EVENT_TYPE_ANSWERED, event_id="e1")
+    report = count_once(empty_report(), first, window=2)
+    assert report is not None and report["answered"] == 1
+    assert count_once(report, first, window=2) is None
+    for i in (2, 3):
+        report = count_once(report, ev(T.CALL_EVENT_TYPE_ANSWERED, event_id=f"e{i}"), window=2)
+        assert report is not None
+    assert report["answered"] == 3
+    assert "recent_event_ids" not in report_view(report)

@@ -88,14 +88,26 @@ class EngineOptions:
     # "7 7 7"), so only a transcript that looks looped is decoded again with it.
     loop_repetition_penalty: float = 1.1
     # Per-token log-prob bonus for the expected phrasings over the free transcript: a caller
-    # asked a yes/no question most likely answered it.
-    candidate_bonus: float = 0.25
-    # Softmax temperature turning per-token log-prob margins into a confidence.
-    confidence_scale: float = 4.0
-    # Encoder positions (20 ms each) of silence kept after the reply when scoring phrasings. The
-    # decoder's cross-attention keys and values are computed per scored row over every position,
-    # which made scoring cost more than encoding; positions past the reply carry only silence.
-    score_margin_positions: int = 50
+    # asked a yes/no question most likely answered it, and Whisper's free transcript of a clear
+    # telephone «да» is often a likelier-looking other word. Tuned on bench/asr_accuracy.py: 1.0
+    # took intent accuracy from 91.8 % (no bonus) to 95.9 %; the nearest non-answer («Hello, this
+    # is...») needed 2.4 to be read as yes (docs/asr.md).
+    candidate_bonus: float = 1.0
+    # Softmax scale turning per-token log-prob margins between answers into a confidence. At 1.0,
+    # on the bench set, wrong answers scored 0.40-0.96 (most below 0.7) and right ones a median of
+    # 0.98; larger scales pushed both to 1.0.
+    confidence_scale: float = 1.0
+    # Encoder positions (20 ms each) kept after the reply when scoring phrasings. Cross-attention
+    # keys and values are computed per scored row over every position, which made scoring cost
+    # more than encoding; but cutting to 1 s after the reply skewed the scores (a clear «да»
+    # went from -0.3 to -1.5 nats a token), 3 s kept them within ~0.1 of the full window.
+    score_margin_positions: int = 150
+    # Phrasings whose first token is this many nats less likely than the likeliest first token
+    # are not scored further (the first-token distribution comes free with the transcript's
+    # first decoding step). Wrong answers start 9-15 nats down; each scored row costs about as
+    # much as 1/25 of the encoder. 0 scores every phrasing.
+    prune_nats: float = 6.0
+    min_scored: int = 3
     vad_threshold: float = 0.5
     max_seconds: float = 30.0
 
@@ -137,6 +149,7 @@ class _Item:
     free_tokens: list[int] = field(default_factory=list)
     free_score: float = -math.inf
     hit_cap: bool = False
+    first_logp: npt.NDArray[np.float64] | None = None  # log-probs of the reply's first token
     result: Recognition | None = None
 
 
@@ -282,8 +295,8 @@ class AsrEngine:
 
         start = model.start_sequence(language)
         longest = max(item.speech_s for item in group)
-        # Telephone replies run about 3 tokens a second; a cap stops the repetition loops Whisper
-        # falls into on short windows without cutting real speech.
+        # Telephone replies run about 3 tokens a second; the cap bounds what a repetition loop
+        # costs without cutting real speech.
         cap = 8 + math.ceil(longest * 6)
         self._decode_free(model, start, encoded, group, list(range(len(group))), cap, 1.0)
         looped = [n for n, item in enumerate(group) if _looks_looped(item)]
@@ -334,11 +347,14 @@ class AsrEngine:
             beam_size=self.options.beam_size,
             max_length=len(start) + cap,
             return_scores=True,
+            return_logits_vocab=True,
             suppress_blank=True,
             repetition_penalty=penalty,
         )
         for n, res in zip(which, free, strict=True):
             item = group[n]
+            if res.logits:
+                item.first_logp = _log_softmax(np.asarray(res.logits[0], dtype=np.float32)[:1])[0]
             tokens = [t for t in res.sequences_ids[0] if t < model.tokenizer.eot]
             item.free_tokens = tokens
             item.text = model.tokenizer.decode(tokens).strip()
@@ -358,13 +374,29 @@ class AsrEngine:
         paths: list[tuple[str, str, str]] = []
         table = intents.candidates(language)
         if item.utt.expect == "choice":
-            paths += [(intents.OTHER, choice, choice) for choice in item.utt.choices]
+            # Capitalised as Whisper starts a transcript; the choice itself is the value.
+            paths += [(intents.OTHER, choice, choice[:1].upper() + choice[1:]) for choice in item.utt.choices]
             # Whatever the question, these must still be heard.
             for intent in (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK):
                 paths += [(intent, "", phrase) for phrase in table[intent]]
         else:
             paths += [(intent, "", phrase) for intent, phrases in table.items() for phrase in phrases]
         return paths
+
+    def _prune(self, model: _Model, item: _Item, paths: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """Drop phrasings the reply cannot start with; the free transcript (last, if present)
+        always stays."""
+        if self.options.prune_nats <= 0 or item.first_logp is None:
+            return paths
+        free = paths[-1:] if item.free_tokens else []
+        phrasings = paths[: len(paths) - len(free)]
+        first = [float(item.first_logp[model.tokens(text)[0]]) for _, _, text in phrasings]
+        if not first:
+            return paths
+        floor = float(item.first_logp.max()) - self.options.prune_nats
+        ranked = sorted(range(len(phrasings)), key=lambda i: first[i], reverse=True)
+        keep = set(ranked[: self.options.min_scored]) | {i for i, lp in enumerate(first) if lp >= floor}
+        return [p for i, p in enumerate(phrasings) if i in keep] + free
 
     def _score_closed(
         self,
@@ -388,21 +420,18 @@ class AsrEngine:
                 free_intent = intents.classify(item.text, language)
                 free_value = _match_choice(item.text, item.utt.choices) if item.utt.expect == "choice" else ""
                 paths.append((free_intent, free_value, item.text))
+            paths = self._prune(model, item, paths)
             for n, (intent, value, text) in enumerate(paths):
                 is_free = bool(item.free_tokens) and n == len(paths) - 1
                 rows.append(row_of[id(item)])
                 tokens = item.free_tokens if is_free else model.tokens(text)
                 prompts.append(start + tokens)
                 owners.append((item, intent, value, text, is_free))
-        # One logit row per forced token, then the row for what would follow, which holds the
-        # chance that the reply ends after the phrasing. CTranslate2 4.x returns max_length // 2
-        # rows whatever the prompts' lengths (measured), so one batched call with room for the
-        # longest phrasing serves all; each call costs ~20 ms of fixed overhead, so one call beats
-        # buckets of equal length. The row count is checked in case a version counts otherwise.
+        # Rows sorted by length, in calls of at most _SCORE_CHUNK: each call costs ~20 ms of fixed
+        # overhead, so buckets of equal length (8 calls) were slower than one call; but every row
+        # of a call steps as far as the longest and returns a vocabulary-wide row per step, so a
+        # 700-row call for a batch of 24 replies cost more than scoring them one by one.
         logits_of: dict[int, FloatArray] = {}
-        # Sorted by length and chunked: every row of a call steps as far as the longest, and each
-        # step returns a full vocabulary row, so mixing a 1-token «Да» with a 9-token sentence in
-        # a 700-row call cost more than scoring the batch item by item.
         order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))
         for first in range(0, len(order), _SCORE_CHUNK):
             self._score_rows(model, start, enc, rows, prompts, order[first : first + _SCORE_CHUNK], logits_of)
@@ -453,8 +482,9 @@ class AsrEngine:
             return short
 
         longest = max(len(prompts[n]) - len(start) for n in members)
-        # Rows that come back short (a CTranslate2 that counts max_length otherwise) are retried
-        # one at a time with room to spare.
+        # CTranslate2 4.8 returns max_length // 2 logit rows whatever the prompts' lengths
+        # (measured), so this asks for the longest phrasing plus one. Rows that come back short
+        # (a version that counts otherwise) are retried one at a time with room to spare.
         for n in run(members, 2 * (longest + 1) + 1):
             if run([n], 4 * (len(prompts[n]) - len(start) + 1) + 8):
                 raise RuntimeError("CTranslate2 returned too few logit rows for a scored phrasing")
@@ -475,8 +505,7 @@ class AsrEngine:
                 best[key] = (boosted, text, is_free)
         ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
         (intent, value), (top, text, is_free) = ranked[0]
-        # Softmax over answers of the per-token margin, times the winner's length in tokens would
-        # be a likelihood ratio; the fixed scale stands in for a typical reply's few tokens.
+        # Softmax over answers of their per-token margins to the winner (see confidence_scale).
         scale = self.options.confidence_scale
         weights = np.exp(scale * (np.array([v[0] for _, v in ranked]) - top))
         confidence = float(1.0 / weights.sum())
@@ -512,9 +541,12 @@ def _looks_looped(item: _Item) -> bool:
 
 
 def _match_choice(text: str, choices: Sequence[str]) -> str:
+    """The choice the transcript names; each word of a choice may be inflected («вечер» matches
+    «вечером»), the way Russian answers name an option."""
     words = intents.normalize(text).split()
     for choice in choices:
-        if intents.contains(words, intents.normalize(choice)):
+        pattern = " ".join(w + "*" for w in intents.normalize(choice).split())
+        if pattern and intents.contains(words, pattern):
             return choice
     return ""
 

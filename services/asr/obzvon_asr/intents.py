@@ -8,6 +8,7 @@ what counts as "yes".
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from typing import Final
 
 YES: Final = "yes"
@@ -321,17 +322,51 @@ def _phrases(table: dict[str, tuple[str, ...]], language: str | None) -> tuple[s
     return tuple(p for ps in table.values() for p in ps)
 
 
-def classify(text: str, language: str | None = None) -> str:
-    """The intent of a reply's transcript: one of INTENTS."""
+# Phrases this long (letters, spaces aside) may also match a transcript approximately: Whisper
+# misspells telephone audio («удалитель мой номер», "and subscribe", "Please remove my umber");
+# shorter ones («да», "no") would match everything approximately.
+FUZZY_MIN_CHARS: Final = 7
+FUZZY_RATIO: Final = 0.8
+
+
+def classify(text: str, language: str | None = None, *, fuzzy: bool = True) -> str:
+    """The intent of a reply's transcript: one of INTENTS. Exact phrases first; then, when
+    none matched, long phrases approximately (fuzzy=False turns that off)."""
     words = _words(text)
     if not words:
         return OTHER
+    unsure = any(contains(words, p) for p in _phrases(UNSURE, language))
     for intent in PRIORITY:
-        if intent in (YES, NO) and any(contains(words, p) for p in _phrases(UNSURE, language)):
+        if unsure and intent in (YES, NO):
             return OTHER
         if any(contains(words, p) for p in _phrases(PHRASES[intent], language)):
             return intent
+    if fuzzy:
+        for intent in PRIORITY:
+            if any(_near(words, p) for p in _phrases(PHRASES[intent], language)):
+                return intent
     return OTHER
+
+
+def _near(words: list[str], phrase: str) -> bool:
+    if "*" in phrase or len(phrase.replace(" ", "")) < FUZZY_MIN_CHARS:
+        return False
+    pattern = phrase.replace("ё", "е").split()
+    target = "".join(pattern)
+    # A negation is never inferred: «мне нужно» is one letter from «не нужно» and means the
+    # opposite, «я сейчас» is not «не сейчас».
+    negations = [w for w in pattern if w in _NEGATIONS]
+    for width in {max(1, len(pattern) - 1), len(pattern), len(pattern) + 1}:
+        for i in range(max(1, len(words) - width + 1)):
+            window = words[i : i + width]
+            if any(n not in window for n in negations):
+                continue
+            if SequenceMatcher(None, "".join(window), target).ratio() >= FUZZY_RATIO:
+                return True
+    return False
+
+
+_NEGATIONS: Final = frozenset({"не", "нет", "ни", "no", "not", "don't", "dont", "never", "nope"})
 
 
 def candidates(language: str) -> dict[str, tuple[str, ...]]:

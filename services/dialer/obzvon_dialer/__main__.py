@@ -8,7 +8,7 @@ import logging
 import socket
 
 from obzvon.bus import Consumer, Producer, ensure_topics
-from obzvon.compliance.dnc import RedisDncRegistry
+from obzvon.compliance import RedisAuditLog, RedisCounterStore, RedisDncRegistry
 from obzvon.media.clock import MediaClock
 from obzvon.runtime import run_service
 from obzvon.sip.uac import SipTrunk
@@ -35,7 +35,8 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
         await asr.start()
         prompts = Prompts(redis, producer, settings.tts_wait_s)
         ctx = DialerContext(settings=settings, trunk=trunk, clock=clock, prompts=prompts, asr=asr,
-                            dnc=RedisDncRegistry(redis))
+                            dnc=RedisDncRegistry(redis), counters=RedisCounterStore(redis),
+                            audit=RedisAuditLog(redis))
         claims = Claims(redis, f"{socket.gethostname()}/{settings.ordinal}", settings.claim_ttl_s)
         consumer = Consumer(settings, DIAL_REQUESTS, group_id=f"{settings.topic_prefix}dialer")
         await consumer.start()

@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from obzvon.compliance.dnc import DncRegistry
+from obzvon.admission import admission_request, narrowed_profile, now_utc
+from obzvon.compliance import AuditLog, CounterStore, DncRegistry, Outcome, recheck, record_outcome
 from obzvon.log import log_context
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
@@ -54,6 +55,8 @@ class DialerContext:
     prompts: Prompts
     asr: AsrClient
     dnc: DncRegistry
+    counters: CounterStore
+    audit: AuditLog
 
 
 async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents) -> None:
@@ -61,6 +64,7 @@ async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
         refusal = await _last_checks(ctx, request)
         if refusal:
             log.info("not dialed", extra={"reason": refusal})
+            await record_outcome(request.attempt_id, Outcome.NOT_CONNECTED, store=ctx.counters)
             await events.emit(T.CALL_EVENT_TYPE_FAILED, reason=refusal)
             return
         await _prepare_personal_prompts(ctx, request)
@@ -77,10 +81,11 @@ async def _last_checks(ctx: DialerContext, request: events_pb2.DialRequest) -> s
     host = urlparse("//" + request.trunk_uri.removeprefix("sip:").split("@", 1)[-1]).hostname or ""
     if host not in {h.strip() for h in ctx.settings.allowed_trunk_hosts.split(",")}:
         return f"trunk host {host or '(none)'} not allowed"
-    # The scheduler checked DNC at import and at admission; the number may have been added since.
-    if await ctx.dnc.check(request.phone_number, request.tenant_id) is not None:
-        return "blocked: DNC"
-    return ""
+    # The scheduler admitted this attempt; since then the callee may have opted out elsewhere, a
+    # global DNC entry may have landed, or the window may have closed while the request waited.
+    decision = await recheck(admission_request(request), dnc=ctx.dnc, audit=ctx.audit, now=now_utc(),
+                             store=ctx.counters)
+    return "" if decision.allowed else decision.status
 
 
 async def _prepare_personal_prompts(ctx: DialerContext, request: events_pb2.DialRequest) -> None:
@@ -103,16 +108,21 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
         if code in (180, 183) and not rang:
             rang.append(code)
 
+    # Some laws set a least ringing time (us-tcpa: 15 s) so a person can reach the phone.
+    min_ring = narrowed_profile(request.compliance_profile, request.calling_hours).min_ring_seconds
     try:
         call = await ctx.trunk.invite(
             request.trunk_uri, from_user=request.caller_id.lstrip("+"), rtp_port=rtp.local_port,
-            ring_timeout_s=ctx.settings.ring_timeout_s, on_progress=on_progress,
+            ring_timeout_s=max(ctx.settings.ring_timeout_s, float(min_ring)), on_progress=on_progress,
         )
     except CallFailed as failed:
+        await record_outcome(request.attempt_id, Outcome.NOT_CONNECTED, store=ctx.counters)
         if rang:
             await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
         await events.emit(T.CALL_EVENT_TYPE_FAILED, sip_code=failed.sip_code, reason=failure_reason(failed.sip_code))
         return
+    # A robot's answered call is a conversation for 230-FZ and the frequency cap.
+    await record_outcome(request.attempt_id, Outcome.ANSWERED, store=ctx.counters)
     if rang:
         await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
     await events.emit(T.CALL_EVENT_TYPE_ANSWERED, sip_code=200)

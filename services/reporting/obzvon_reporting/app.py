@@ -1,9 +1,10 @@
 """The faust-streaming app: call events re-keyed by campaign, counted in a table.
 
-Exactly-once processing (Kafka transactions) makes the table's changelog and the consumed offsets
-move together, so a crash or redelivery neither loses nor double-counts an event. The table is the
-source of truth; every update is also written to Redis as a read view for the gRPC API, so any
-reporting instance can answer for any campaign.
+Processing is at least once: after a crash, events since the last commit come again (and the
+re-keying step may forward them twice). Each campaign's table entry remembers the ids of its latest
+events, in the same record as its counts, so a redelivered event is recognised and not counted
+twice. The table is the source of truth; every update is also written to Redis as a read view for
+the gRPC API, so any reporting instance can answer for any campaign.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from obzvon.topics import CALL_EVENTS
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
 
-from obzvon_reporting.counting import apply_event, campaign_key, empty_report
+from obzvon_reporting.counting import campaign_key, count_once, empty_report, report_view
 from obzvon_reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,12 @@ def create_app(settings: ReportingSettings) -> faust.App:
         f"{settings.topic_prefix}obzvon-reporting",
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
-        processing_guarantee="exactly_once",
+        processing_guarantee=settings.processing_guarantee,
         topic_partitions=CALL_EVENTS.partitions,
         topic_replication_factor=1,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
         web_port=settings.web_port,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_host,
         datadir=settings.data_dir,
         table_cleanup_interval=60.0,
     )
@@ -56,9 +57,11 @@ def create_app(settings: ReportingSettings) -> faust.App:
             event = events_pb2.CallEvent()
             event.ParseFromString(raw)
             campaign = campaign_key(event)
-            report = apply_event(dict(reports[campaign]), event)
-            reports[campaign] = report
-            await redis.set(keys.report_view(event.tenant_id, event.campaign_id), json.dumps(report))
+            counted = count_once(reports[campaign], event, settings.dedup_window)
+            if counted is None:
+                continue  # a redelivered event
+            await redis.set(keys.report_view(event.tenant_id, event.campaign_id), json.dumps(report_view(counted)))
+            reports[campaign] = counted
 
     app.obzvon_reports = reports  # type: ignore[attr-defined]
     return app

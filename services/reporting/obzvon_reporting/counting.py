@@ -46,7 +46,26 @@ def apply_event(report: dict[str, Any], event: events_pb2.CallEvent) -> dict[str
 def to_proto(campaign: str, report: dict[str, Any]) -> reports_pb2.CampaignReport:
     return reports_pb2.CampaignReport(
         campaign=campaign,
-        **{c: int(report.get(c, 0)) for c in COUNTERS if c != "blocked"},
+        **{c: int(report.get(c, 0)) for c in COUNTERS},
         tags={k: int(v) for k, v in report.get("tags", {}).items()},
         outcomes={k: int(v) for k, v in report.get("outcomes", {}).items()},
     )
+
+
+RECENT_EVENTS = "recent_event_ids"
+
+
+def count_once(report: dict[str, Any], event: events_pb2.CallEvent, window: int) -> dict[str, Any] | None:
+    """The report with the event counted, or None when the event is among the last `window` counted
+    (a redelivery). The remembered ids live in the report itself, so they change atomically with it."""
+    recent: list[str] = list(report.get(RECENT_EVENTS, []))
+    if event.event_id in recent:
+        return None
+    out = apply_event(report, event)
+    out[RECENT_EVENTS] = [*recent, event.event_id][-window:]
+    return out
+
+
+def report_view(report: dict[str, Any]) -> dict[str, Any]:
+    """What readers see: the counts without the bookkeeping."""
+    return {k: v for k, v in report.items() if k != RECENT_EVENTS}

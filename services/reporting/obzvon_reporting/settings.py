@@ -11,3 +11,9 @@ class ReportingSettings(CommonSettings):
     web_port: int = 6067
     data_dir: str = ".local/reporting"
     admin_api_key: str = ""
+    # faust-streaming 0.15.3 with exactly_once never consumed partition 0 of the repartition topic
+    # here (reproduced 3 of 3; docs/reporting.md): at-least-once plus event-id deduplication instead.
+    processing_guarantee: str = "at_least_once"
+    # Event ids remembered per campaign to drop redelivered events (a replay spans one commit interval).
+    dedup_window: int = 256
+    web_host: str = "127.0.0.1"

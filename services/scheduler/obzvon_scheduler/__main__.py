@@ -13,13 +13,14 @@ from obzvon.auth import Authenticator
 from obzvon.bus import Consumer, Producer, ensure_topics
 from obzvon.runtime import run_service
 from obzvon.topics import CALL_EVENTS
-from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc, tenants_pb2, tenants_pb2_grpc
 from redis.asyncio import Redis
 
 from obzvon_scheduler.admission import Admission
 from obzvon_scheduler.api import CampaignApi, TenantApi
 from obzvon_scheduler.campaigns import CampaignControl
 from obzvon_scheduler.dispatcher import Dispatcher
+from obzvon_scheduler.dnc_api import DncApi
 from obzvon_scheduler.outcomes import OutcomeConsumer
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store
@@ -36,16 +37,20 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     await producer.start()
     outcomes_consumer = Consumer(settings, CALL_EVENTS, group_id=f"{settings.topic_prefix}scheduler")
     await outcomes_consumer.start()
-    control = CampaignControl(store, producer)
+    admission = Admission(redis)
+    control = CampaignControl(store, producer, admission)
 
     server = grpc.aio.server()
     tenants_pb2_grpc.add_TenantServiceServicer_to_server(TenantApi(store, auth), server)
-    campaigns_pb2_grpc.add_CampaignServiceServicer_to_server(CampaignApi(store, auth, control, settings), server)
+    campaigns_pb2_grpc.add_CampaignServiceServicer_to_server(
+        CampaignApi(store, auth, control, settings, admission.audit), server)
+    dnc_pb2_grpc.add_DncServiceServicer_to_server(DncApi(admission.dnc, auth, settings.default_region), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
         tenants_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
         campaigns_pb2.DESCRIPTOR.services_by_name["CampaignService"].full_name,
+        dnc_pb2.DESCRIPTOR.services_by_name["DncService"].full_name,
     ]
     reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
@@ -54,7 +59,7 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("scheduler serving", extra={"grpc": f"{settings.grpc_host}:{settings.grpc_port}"})
 
-    dispatcher = Dispatcher(store, producer, control, Admission(), settings)
+    dispatcher = Dispatcher(store, producer, control, admission, settings)
     outcomes = OutcomeConsumer(store, outcomes_consumer, settings)
     tasks = [asyncio.create_task(dispatcher.run(stop)), asyncio.create_task(outcomes.run(stop))]
     try:

@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 import grpc
 from obzvon.auth import Authenticator, new_api_key, store_api_key
+from obzvon.compliance import AuditLog
 from obzvon.errors import FieldViolation, abort_invalid
 from obzvon.log import log_context
 from obzvon.script import validate_script
@@ -65,7 +66,8 @@ class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
 
 class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
     def __init__(self, store: Store, auth: Authenticator, control: CampaignControl,
-                 settings: SchedulerSettings) -> None:
+                 settings: SchedulerSettings, audit: AuditLog) -> None:
+        self._audit = audit
         self._store = store
         self._auth = auth
         self._control = control
@@ -143,7 +145,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
     ) -> campaigns_pb2.ImportContactsResponse:
         tenant_id = await self._auth.tenant(context)
         campaign_name = ""
-        accepted: list[campaigns_pb2.Contact] = []
+        accepted: list[tuple[int, campaigns_pb2.Contact]] = []
         problems: list[FieldViolation] = []
         campaign: campaigns_pb2.Campaign | None = None
         row = 0
@@ -166,7 +168,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
                                                        f'duplicate "{normalised.contact_id}"'))
                         continue
                     seen.add(normalised.contact_id)
-                    accepted.append(normalised)
+                    accepted.append((row, normalised))
         if campaign is None:
             await abort_invalid(context, [FieldViolation("campaign", "empty upload")])
         assert campaign is not None
@@ -218,6 +220,25 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
                 out.contacts.append(contact)
         if offset + size < len(ids):
             out.next_page_token = str(offset + size)
+        return out
+
+    async def ListAdmissionDecisions(
+        self, request: campaigns_pb2.ListAdmissionDecisionsRequest, context: Context
+    ) -> campaigns_pb2.ListAdmissionDecisionsResponse:
+        tenant_id = await self._auth.tenant(context)
+        campaign = await self._campaign(tenant_id, request.campaign, context)
+        cid = campaign_id_of(campaign.name)
+        contact = await self._store.get_contact(tenant_id, cid, request.contact_id)
+        if contact is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.contact_id!r} not found")
+        assert contact is not None
+        records = await self._audit.for_contact(f"{tenant_id}/{cid}", contact.debtor_key or contact.phone_number,
+                                                min(request.page_size or 100, MAX_PAGE))
+        out = campaigns_pb2.ListAdmissionDecisionsResponse()
+        for r in records:
+            decision = out.decisions.add(phase=r.phase, decision=r.decision, rule=r.rule or "", status=r.status,
+                                         detail=r.detail, attempt_id=r.attempt, phone_number=r.number)
+            decision.time.FromDatetime(r.at)
         return out
 
 

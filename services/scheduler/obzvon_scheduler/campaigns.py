@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
+from obzvon.admission import PURPOSES, consent_of, now_utc
 from obzvon.audio import audio_key
 from obzvon.bus import Producer
+from obzvon.compliance import Purpose, Rule, screen_contact
 from obzvon.script import OPT_OUT_CONFIRMATION, disclosure_text, node_text, variables_in
-from obzvon.topics import TTS_REQUESTS
+from obzvon.topics import CALL_EVENTS, TTS_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
 
+from obzvon_scheduler.admission import Admission
 from obzvon_scheduler.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,19 +25,43 @@ def campaign_id_of(campaign: campaigns_pb2.Campaign) -> str:
 
 
 class CampaignControl:
-    def __init__(self, store: Store, producer: Producer) -> None:
+    def __init__(self, store: Store, producer: Producer, admission: Admission) -> None:
         self._store = store
         self._producer = producer
+        self._admission = admission
 
     async def import_contacts(
-        self, tenant_id: str, campaign: campaigns_pb2.Campaign, contacts: list[campaigns_pb2.Contact]
+        self, tenant_id: str, campaign: campaigns_pb2.Campaign, rows: list[tuple[int, campaigns_pb2.Contact]]
     ) -> campaigns_pb2.ImportContactsResponse:
+        """Stores the contacts; those a rule holds back (DNC, no consent) are kept with a status naming
+        the rule, reported back by row, and counted in reports, never queued."""
         cid = campaign_id_of(campaign)
-        await self._store.put_contacts(tenant_id, cid, contacts)
+        response = campaigns_pb2.ImportContactsResponse()
         now = time.time()
-        for contact in contacts:
-            await self._store.enqueue(tenant_id, cid, contact.contact_id, now)
-        return campaigns_pb2.ImportContactsResponse(imported=len(contacts))
+        queued: list[str] = []
+        for row, contact in rows:
+            decision = await screen_contact(
+                tenant=tenant_id, campaign=f"{tenant_id}/{cid}", number=contact.phone_number,
+                purpose=PURPOSES.get(campaign.purpose, Purpose.ADVERTISING), consent=consent_of(contact.consent),
+                dnc=self._admission.dnc, audit=self._admission.audit, now=now_utc(),
+                contact_key=contact.debtor_key or contact.phone_number,
+            )
+            if decision.allowed:
+                queued.append(contact.contact_id)
+                response.imported += 1
+                continue
+            contact.status = decision.status
+            field = "consent" if decision.rule == Rule.NO_CONSENT else "phone_number"
+            response.rejected.append(campaigns_pb2.RejectedContact(
+                row=row, field=f"contacts[{row}].{field}", reason=f"{decision.status} ({decision.detail})"))
+            await self._producer.send(CALL_EVENTS, contact.contact_id, events_pb2.CallEvent(
+                event_id=uuid.uuid4().hex, tenant_id=tenant_id, campaign_id=cid, contact_id=contact.contact_id,
+                type=events_pb2.CALL_EVENT_TYPE_BLOCKED, reason=decision.status, phone_number=contact.phone_number,
+            ))
+        await self._store.put_contacts(tenant_id, cid, [c for _, c in rows])
+        for contact_id in queued:
+            await self._store.enqueue(tenant_id, cid, contact_id, now)
+        return response
 
     async def start(self, tenant_id: str, campaign: campaigns_pb2.Campaign) -> campaigns_pb2.Campaign:
         cid = campaign_id_of(campaign)

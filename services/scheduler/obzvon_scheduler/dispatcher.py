@@ -79,32 +79,33 @@ class Dispatcher:
     async def _dispatch(self, tenant_id: str, campaign: campaigns_pb2.Campaign, contact_id: str, now: float) -> None:
         campaign_id = campaign_id_of(campaign)
         contact = await self._store.get_contact(tenant_id, campaign_id, contact_id)
-        if contact is None:
+        tenant = await self._store.get_tenant(tenant_id)
+        if contact is None or tenant is None:
             return
         attempt_number = contact.attempts + 1
-        decision = await self._admission.decide(tenant_id, campaign, contact, now)
-        if not decision.allowed:
-            await self._hold_back(tenant_id, campaign, contact, decision.status, decision.retry_at)
-            return
         attempt_id = attempt_id_for(tenant_id, campaign_id, contact_id, attempt_number)
         not_after = now + self._settings.dial_window_s
-        contact.attempts = attempt_number
-        contact.status = "dialing"
-        await self._store.put_contacts(tenant_id, campaign_id, [contact])
-        await self._store.add_in_flight(tenant_id, campaign_id, attempt_id, not_after + self._settings.max_call_s,
-                                        contact_id, attempt_number)
-        tenant = await self._store.get_tenant(tenant_id)
-        assert tenant is not None
         request = events_pb2.DialRequest(
             attempt_id=attempt_id, tenant_id=tenant_id, campaign_id=campaign_id, contact_id=contact_id,
             phone_number=contact.phone_number, caller_id=campaign.caller_id, script=campaign.script,
-            variables=dict(contact.variables),
-            attempt_number=attempt_number, not_after=timestamp(not_after), language=campaign.language,
-            voice=campaign.voice, trunk_uri=campaign.trunk_uri.replace("{number}", contact.phone_number.lstrip("+")),
+            variables=dict(contact.variables), attempt_number=attempt_number, not_after=timestamp(not_after),
+            language=campaign.language, voice=campaign.voice,
+            trunk_uri=campaign.trunk_uri.replace("{number}", contact.phone_number.lstrip("+")),
             tenant_display_name=tenant.display_name, compliance_profile=campaign.compliance_profile,
-            debtor_key=contact.debtor_key or contact.phone_number,
+            debtor_key=contact.debtor_key or contact.phone_number, purpose=campaign.purpose,
+            registered_caller_ids=list(tenant.caller_ids), calling_hours=campaign.calling_hours,
+            consent=contact.consent, expected_duration_seconds=int(self._settings.expected_call_s),
         )
         with log_context(attempt_id=attempt_id):
+            decision = await self._admission.decide(request)
+            if not decision.allowed:
+                await self._hold_back(tenant_id, campaign, contact, decision.status, decision.retry_at)
+                return
+            contact.attempts = attempt_number
+            contact.status = "dialing"
+            await self._store.put_contacts(tenant_id, campaign_id, [contact])
+            await self._store.add_in_flight(tenant_id, campaign_id, attempt_id,
+                                            not_after + self._settings.max_call_s, contact_id, attempt_number)
             await self._producer.send(DIAL_REQUESTS, attempt_id, request)
             log.info("dial request published", extra={"attempt_number": attempt_number})
 

@@ -15,5 +15,7 @@ class SchedulerSettings(CommonSettings):
     # An attempt with no final event by not_after + this is closed as "failed: dialer lost".
     max_call_s: float = 600.0
     default_max_concurrent_calls: int = 10
+    # Ringing plus talking, for the rule that a call must end inside the calling window.
+    expected_call_s: float = 180.0
     # Where numbers without a country code are parsed when the contact gives no region.
     default_region: str = "RU"

@@ -6,13 +6,14 @@ import re
 from urllib.parse import urlparse
 
 import phonenumbers
+from obzvon.admission import narrowed_profile
+from obzvon.compliance import ProfileError, available_profiles
 from obzvon.errors import FieldViolation
 from obzvon.script import script_variables, validate_script
 from obzvon.v1 import campaigns_pb2, tenants_pb2
 
 ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 LANGUAGES = ("ru", "en")
-PROFILES = ("default", "us-tcpa", "ru-230fz")
 
 
 def check_id(value: str, field: str) -> list[FieldViolation]:
@@ -60,8 +61,14 @@ def check_campaign(
         problems.append(FieldViolation("campaign.purpose", "say whether the campaign is informational or advertising"))
     if campaign.language not in LANGUAGES:
         problems.append(FieldViolation("campaign.language", f"one of {', '.join(LANGUAGES)}"))
-    if campaign.compliance_profile not in PROFILES:
-        problems.append(FieldViolation("campaign.compliance_profile", f"required, one of {', '.join(PROFILES)}"))
+    if campaign.compliance_profile not in available_profiles():
+        problems.append(FieldViolation("campaign.compliance_profile",
+                                       f"required, one of {', '.join(available_profiles())}"))
+    else:
+        try:
+            narrowed_profile(campaign.compliance_profile, campaign.calling_hours)
+        except ProfileError as e:
+            problems.append(FieldViolation("campaign.calling_hours", f"{e}; use HH:MM-HH:MM"))
     registered = {to_e164(c, "") for c in tenant.caller_ids}
     try:
         if to_e164(campaign.caller_id, "") not in registered:

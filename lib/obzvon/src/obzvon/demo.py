@@ -20,6 +20,7 @@ from obzvon.script import load_script_yaml
 from obzvon.v1 import (
     campaigns_pb2,
     campaigns_pb2_grpc,
+    dnc_pb2_grpc,
     reports_pb2,
     reports_pb2_grpc,
     tenants_pb2,
@@ -53,56 +54,97 @@ def read_ground_truth(path: Path, numbers: set[str]) -> GroundTruth:
     return GroundTruth(attempts=len(calls), answered=len(answered), yes=len(yes), calls=calls)
 
 
-def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts: int = 10,
-                 tenant_id: str = "clinic", campaign_id: str = "reminders", timeout_s: float = 240.0,
-                 numbers: list[str] | None = None, log: Any = print) -> dict[str, Any]:
-    """Creates, starts and waits for the demo campaign; returns the report and the comparison."""
-    admin = [("x-api-key", stack.admin_api_key)]
-    with grpc.insecure_channel(stack.scheduler_addr) as sched, grpc.insecure_channel(stack.reporting_addr) as rep:
-        tenants = tenants_pb2_grpc.TenantServiceStub(sched)
-        campaigns = campaigns_pb2_grpc.CampaignServiceStub(sched)
-        reports = reports_pb2_grpc.ReportingServiceStub(rep)
+class ApiClient:
+    """The public gRPC API as a tenant sees it (scheduler and reporting), for the demo and tests."""
 
-        created = tenants.CreateTenant(tenants_pb2.CreateTenantRequest(
-            tenant_id=tenant_id,
-            tenant=tenants_pb2.Tenant(display_name="Клиника Здоровье", caller_ids=[CALLER_ID])), metadata=admin)
-        key = [("x-api-key", created.api_key)]
-        log(f"tenant {created.tenant.name} created")
+    def __init__(self, stack: DevStack) -> None:
+        self._stack = stack
+        self._sched = grpc.insecure_channel(stack.scheduler_addr)
+        self._rep = grpc.insecure_channel(stack.reporting_addr)
+        self.tenants = tenants_pb2_grpc.TenantServiceStub(self._sched)
+        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(self._sched)
+        self.dnc = dnc_pb2_grpc.DncServiceStub(self._sched)
+        self.reports = reports_pb2_grpc.ReportingServiceStub(self._rep)
+        self.key: list[tuple[str, str]] = []
 
+    def close(self) -> None:
+        self._sched.close()
+        self._rep.close()
+
+    def create_tenant(self, tenant_id: str, display_name: str = "Клиника Здоровье") -> None:
+        created = self.tenants.CreateTenant(tenants_pb2.CreateTenantRequest(
+            tenant_id=tenant_id, tenant=tenants_pb2.Tenant(display_name=display_name, caller_ids=[CALLER_ID])),
+            metadata=[("x-api-key", self._stack.admin_api_key)])
+        self.key = [("x-api-key", created.api_key)]
+
+    def create_campaign(self, campaign_id: str, *, sim_port: int, max_calls: int = 10) -> None:
         script = load_script_yaml(SCRIPT.read_text(encoding="utf-8"))
-        campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
+        self.campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
             campaign_id=campaign_id, request_id=f"{campaign_id}-create",
             campaign=campaigns_pb2.Campaign(
                 display_name="Напоминание о приёме", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL, script=script,
                 caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="espeak-ng:ru",
-                trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=contacts,
-            )), metadata=key)
-        numbers = numbers or numbers_awake_now(contacts)
-        imported = campaigns.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
+                trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=max_calls,
+            )), metadata=self.key)
+
+    def import_contacts(self, campaign_id: str, numbers: list[str]) -> campaigns_pb2.ImportContactsResponse:
+        request = campaigns_pb2.ImportContactsRequest(
             campaign=f"campaigns/{campaign_id}",
             contacts=[campaigns_pb2.Contact(contact_id=f"patient-{i + 1}", phone_number=n,
                                             variables={"name": f"пациент {i + 1}", "time": "10:30"})
                       for i, n in enumerate(numbers)],
-        )]), metadata=key)
-        log(f"{imported.imported} contacts imported ({numbers[0]} ...)")
-        campaigns.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=key)
-        log("campaign started")
+        )
+        response: campaigns_pb2.ImportContactsResponse = self.campaigns.ImportContacts(iter([request]),
+                                                                                     metadata=self.key)
+        return response
 
+    def start(self, campaign_id: str) -> None:
+        self.campaigns.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"),
+                                     metadata=self.key)
+
+    def report(self, campaign_id: str) -> reports_pb2.CampaignReport:
+        report: reports_pb2.CampaignReport = self.reports.GetCampaignReport(
+            reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key).report
+        return report
+
+    def contacts(self, campaign_id: str) -> list[campaigns_pb2.Contact]:
+        return list(self.campaigns.ListContacts(
+            campaigns_pb2.ListContactsRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key).contacts)
+
+    def wait_finished(self, campaign_id: str, contacts: int, timeout_s: float) -> reports_pb2.CampaignReport:
+        """Waits until the campaign completed and the report accounts for every contact."""
         deadline = time.monotonic() + timeout_s
         report = reports_pb2.CampaignReport()
         while time.monotonic() < deadline:
-            stack.check_alive()
-            report = reports.GetCampaignReport(
-                reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{campaign_id}"), metadata=key).report
-            state = campaigns.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"),
-                                          metadata=key).campaign.state
-            if state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED and report.completed + report.failed >= contacts:
-                break
+            self._stack.check_alive()
+            report = self.report(campaign_id)
+            state = self.campaigns.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"),
+                                               metadata=self.key).campaign.state
+            if state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED and \
+                    report.completed + report.failed + report.blocked >= contacts:
+                return report
             time.sleep(1.0)
-        else:
-            raise TimeoutError(f"campaign not finished within {timeout_s} s; last report: {report}")
-        statuses = [c.status for c in campaigns.ListContacts(
-            campaigns_pb2.ListContactsRequest(campaign=f"campaigns/{campaign_id}"), metadata=key).contacts]
+        raise TimeoutError(f"campaign not finished within {timeout_s} s; last report: {report}")
+
+
+def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts: int = 10,
+                 tenant_id: str = "clinic", campaign_id: str = "reminders", timeout_s: float = 240.0,
+                 numbers: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+    """Creates, starts and waits for the demo campaign; returns the report and the comparison."""
+    api = ApiClient(stack)
+    try:
+        api.create_tenant(tenant_id)
+        log(f"tenant tenants/{tenant_id} created")
+        api.create_campaign(campaign_id, sim_port=sim_port, max_calls=contacts)
+        numbers = numbers or numbers_awake_now(contacts)
+        imported = api.import_contacts(campaign_id, numbers)
+        log(f"{imported.imported} contacts imported ({numbers[0]} ...)")
+        api.start(campaign_id)
+        log("campaign started")
+        report = api.wait_finished(campaign_id, contacts, timeout_s)
+        statuses = [c.status for c in api.contacts(campaign_id)]
+    finally:
+        api.close()
 
     truth = read_ground_truth(ground_truth, {n.lstrip("+") for n in numbers})
     return {

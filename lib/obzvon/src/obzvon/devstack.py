@@ -143,9 +143,14 @@ _AWAKE_CANDIDATES = (
 )
 
 
-def numbers_awake_now(count: int, now: float | None = None) -> list[str]:
-    """`count` valid numbers in one place where local time is now between 11:00 and 17:00."""
+def numbers_awake_now(count: int, now: float | None = None, start: int | None = None) -> list[str]:
+    """`count` valid numbers in one place where local time is now between 11:00 and 17:00.
+
+    Numbers start at a random offset unless `start` is given: per-number limits (the daily cap on
+    answered robocalls) would otherwise block a second run on the same day.
+    """
     import datetime as dt
+    import random
     from zoneinfo import ZoneInfo
 
     import phonenumbers
@@ -157,7 +162,8 @@ def numbers_awake_now(count: int, now: float | None = None) -> list[str]:
         if not 11 <= local.hour < 17:
             continue
         out: list[str] = []
-        for i in range(2_000):
+        first = random.randrange(0, 4_000) if start is None else start
+        for i in range(first, first + 2_000):
             for digits in (7, 8):
                 number = f"{prefix}{5550000 + i}".ljust(len(prefix) + digits, "0")
                 try:
