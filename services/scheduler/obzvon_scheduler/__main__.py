@@ -60,7 +60,7 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     log.info("scheduler serving", extra={"grpc": f"{settings.grpc_host}:{settings.grpc_port}"})
 
     dispatcher = Dispatcher(store, producer, control, admission, settings)
-    outcomes = OutcomeConsumer(store, outcomes_consumer, settings)
+    outcomes = OutcomeConsumer(store, outcomes_consumer, settings, control)
     tasks = [asyncio.create_task(dispatcher.run(stop)), asyncio.create_task(outcomes.run(stop))]
     try:
         await stop.wait()

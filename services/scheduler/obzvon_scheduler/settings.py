@@ -17,5 +17,11 @@ class SchedulerSettings(CommonSettings):
     default_max_concurrent_calls: int = 10
     # Ringing plus talking, for the rule that a call must end inside the calling window.
     expected_call_s: float = 180.0
+    # Spam-risk monitor (spam.py): a campaign past either share pauses itself.
+    spam_window: int = 50
+    spam_min_answered: int = 20
+    spam_short_hangup_s: float = 5.0
+    spam_max_short_share: float = 0.3
+    spam_max_opt_out_share: float = 0.1
     # Where numbers without a country code are parsed when the contact gives no region.
     default_region: str = "RU"

@@ -64,3 +64,12 @@ def seen_event(consumer: str, event_id: str) -> str:
 def report_view(tenant_id: str, campaign_id: str) -> str:
     """JSON campaign report the reporting service's faust agent keeps current."""
     return f"report:{tenant_id}/{campaign_id}"
+
+
+def answered_at(attempt_id: str) -> str:
+    return f"answered:{attempt_id}"
+
+
+def spam_window(tenant_id: str, campaign_id: str) -> str:
+    """List of the campaign's latest answered-call classifications (spam-risk monitor), newest first."""
+    return f"spam:{tenant_id}:{campaign_id}"

@@ -1,0 +1,34 @@
+"""The spam-risk rule: thresholds over a sliding window of answered calls."""
+
+from __future__ import annotations
+
+from obzvon_scheduler.spam import OK, OPT_OUT, SHORT, SpamThresholds, assess, classify
+
+T = SpamThresholds(window=10, min_answered=5, short_hangup_s=5.0, max_short_share=0.3, max_opt_out_share=0.1)
+
+
+def test_classification() -> None:
+    assert classify("callee hung up", 2.0, T) == SHORT
+    assert classify("callee hung up", 12.0, T) == OK
+    assert classify("opted out", 30.0, T) == OPT_OUT
+    assert classify("completed", 1.0, T) == OK
+
+
+def test_too_few_calls_say_nothing() -> None:
+    assert assess([SHORT] * 4, T) is None
+
+
+def test_short_hangups_over_the_share_pause() -> None:
+    reason = assess([SHORT] * 4 + [OK] * 6, T)
+    assert reason is not None and "40%" in reason and "hung up within 5 s" in reason
+    assert assess([SHORT] * 3 + [OK] * 7, T) is None  # exactly 30 % is within the limit
+
+
+def test_opt_outs_over_the_share_pause() -> None:
+    reason = assess([OPT_OUT] * 2 + [OK] * 8, T)
+    assert reason is not None and "opted out" in reason
+
+
+def test_only_the_window_counts() -> None:
+    # newest first: ten good calls, then old short hangups outside the window
+    assert assess([OK] * 10 + [SHORT] * 10, T) is None
