@@ -143,8 +143,9 @@ _AWAKE_CANDIDATES = (
 )
 
 
-def numbers_awake_now(count: int, now: float | None = None, start: int | None = None) -> list[str]:
-    """`count` valid numbers in one place where local time is now between 11:00 and 17:00.
+def numbers_awake_now(count: int, now: float | None = None, start: int | None = None,
+                      hours: tuple[int, int] = (11, 17)) -> list[str]:
+    """`count` valid numbers in one place where local time is now within `hours` (11:00-17:00).
 
     Numbers start at a random offset unless `start` is given: per-number limits (the daily cap on
     answered robocalls) would otherwise block a second run on the same day.
@@ -159,7 +160,7 @@ def numbers_awake_now(count: int, now: float | None = None, start: int | None = 
     moment = dt.datetime.fromtimestamp(now if now is not None else time.time(), dt.UTC)
     for prefix, zone in _AWAKE_CANDIDATES:
         local = moment.astimezone(ZoneInfo(zone))
-        if not 11 <= local.hour < 17:
+        if not hours[0] <= local.hour < hours[1]:
             continue
         out: list[str] = []
         first = random.randrange(0, 4_000) if start is None else start
@@ -177,7 +178,7 @@ def numbers_awake_now(count: int, now: float | None = None, start: int | None = 
                 if len(out) == count:
                     return out
                 break
-    raise RuntimeError("no candidate place is at mid-day now; extend _AWAKE_CANDIDATES")
+    raise RuntimeError(f"no candidate place is between {hours[0]}:00 and {hours[1]}:00 now; extend _AWAKE_CANDIDATES")
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
