@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack
 from obzvon.errors import field_violations
 from obzvon.script import load_script_yaml
-from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc
+
+NewTenant = Callable[[], list[tuple[str, str]]]
 
 SCRIPT = """
 start: greet
@@ -19,25 +19,6 @@ nodes:
   confirm: {ask: "Вы придёте?", expect: yes_no, on: {yes: bye, no: bye}}
   bye: {hangup: "До свидания"}
 """
-
-
-@pytest.fixture
-def scheduler(devstack: DevStack) -> Iterator[grpc.Channel]:
-    devstack.start("scheduler")
-    from obzvon.devstack import wait_healthy
-
-    wait_healthy(devstack.scheduler_addr, 60)
-    with grpc.insecure_channel(devstack.scheduler_addr) as channel:
-        yield channel
-
-
-def _tenant(channel: grpc.Channel, admin_key: str) -> list[tuple[str, str]]:
-    tenant_id = f"t-{uuid.uuid4().hex[:8]}"
-    response = tenants_pb2_grpc.TenantServiceStub(channel).CreateTenant(
-        tenants_pb2.CreateTenantRequest(
-            tenant_id=tenant_id, tenant=tenants_pb2.Tenant(display_name="Acme", caller_ids=["+74950000000"])),
-        metadata=[("x-api-key", admin_key)])
-    return [("x-api-key", response.api_key)]
 
 
 def _campaign(**overrides: object) -> campaigns_pb2.Campaign:
@@ -57,16 +38,16 @@ def _violations(call: object) -> dict[str, str]:
     return {v.field: v.description for v in field_violations(error)}
 
 
-def test_empty_campaign_name_is_invalid(scheduler: grpc.Channel, devstack: DevStack) -> None:
-    key = _tenant(scheduler, devstack.admin_api_key)
+def test_empty_campaign_name_is_invalid(scheduler: grpc.Channel, new_tenant: NewTenant) -> None:
+    key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     found = _violations(lambda: stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
         campaign_id="c1", campaign=_campaign(display_name="")), metadata=key))
     assert list(found) == ["campaign.display_name"]
 
 
-def test_unknown_script_node_is_invalid(scheduler: grpc.Channel, devstack: DevStack) -> None:
-    key = _tenant(scheduler, devstack.admin_api_key)
+def test_unknown_script_node_is_invalid(scheduler: grpc.Channel, new_tenant: NewTenant) -> None:
+    key = new_tenant()
     script = load_script_yaml(SCRIPT.replace("{yes: bye, no: bye}", "{yes: bye, no: byee}"))
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     found = _violations(lambda: stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
@@ -75,8 +56,8 @@ def test_unknown_script_node_is_invalid(scheduler: grpc.Channel, devstack: DevSt
 
 
 def test_malformed_phone_number_is_invalid_and_nothing_is_imported(scheduler: grpc.Channel,
-                                                                   devstack: DevStack) -> None:
-    key = _tenant(scheduler, devstack.admin_api_key)
+                                                                   new_tenant: NewTenant) -> None:
+    key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign()), metadata=key)
     contacts = [
@@ -91,8 +72,8 @@ def test_malformed_phone_number_is_invalid_and_nothing_is_imported(scheduler: gr
     assert list(listed.contacts) == []
 
 
-def test_other_tenants_campaign_is_not_found(scheduler: grpc.Channel, devstack: DevStack) -> None:
-    first, second = _tenant(scheduler, devstack.admin_api_key), _tenant(scheduler, devstack.admin_api_key)
+def test_other_tenants_campaign_is_not_found(scheduler: grpc.Channel, new_tenant: NewTenant) -> None:
+    first, second = new_tenant(), new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign()), metadata=first)
     with pytest.raises(grpc.RpcError) as raised:
@@ -103,8 +84,8 @@ def test_other_tenants_campaign_is_not_found(scheduler: grpc.Channel, devstack: 
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
 
 
-def test_create_is_idempotent_on_request_id(scheduler: grpc.Channel, devstack: DevStack) -> None:
-    key = _tenant(scheduler, devstack.admin_api_key)
+def test_create_is_idempotent_on_request_id(scheduler: grpc.Channel, new_tenant: NewTenant) -> None:
+    key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     request = campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign(), request_id="r-1")
     first = stub.CreateCampaign(request, metadata=key)

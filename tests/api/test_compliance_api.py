@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack, numbers_awake_now, wait_healthy
+from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
-from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc
+
+NewTenant = Callable[[], list[tuple[str, str]]]
 
 SCRIPT = load_script_yaml("""
 start: ask
@@ -20,31 +22,17 @@ nodes:
 """)
 
 
-@pytest.fixture
-def channel(devstack: DevStack) -> Iterator[grpc.Channel]:
-    devstack.start("scheduler")
-    wait_healthy(devstack.scheduler_addr, 60)
-    with grpc.insecure_channel(devstack.scheduler_addr) as ch:
-        yield ch
-
-
-def tenant_key(channel: grpc.Channel, admin: str) -> list[tuple[str, str]]:
-    response = tenants_pb2_grpc.TenantServiceStub(channel).CreateTenant(tenants_pb2.CreateTenantRequest(
-        tenant_id=f"t-{uuid.uuid4().hex[:8]}", tenant=tenants_pb2.Tenant(display_name="Acme",
-                                                                         caller_ids=["+74950000000"])),
-        metadata=[("x-api-key", admin)])
-    return [("x-api-key", response.api_key)]
-
-
 def campaign(purpose: campaigns_pb2.Purpose.ValueType, **extra: object) -> campaigns_pb2.Campaign:
     return campaigns_pb2.Campaign(display_name="Offer", purpose=purpose, script=SCRIPT, caller_id="+74950000000",
                                   compliance_profile="default", language="ru",
                                   trunk_uri="sip:{number}@127.0.0.1:5070", **extra)  # type: ignore[arg-type]
 
 
-def test_advertising_needs_consent_and_the_audit_says_why(channel: grpc.Channel, devstack: DevStack) -> None:
-    key = tenant_key(channel, devstack.admin_api_key)
-    stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+def test_advertising_needs_consent_and_the_audit_says_why(
+    scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack
+) -> None:
+    key = new_tenant()
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
         campaign_id="ads", campaign=campaign(campaigns_pb2.PURPOSE_ADVERTISING)), metadata=key)
     with_consent, without = numbers_awake_now(2)
@@ -66,11 +54,13 @@ def test_advertising_needs_consent_and_the_audit_says_why(channel: grpc.Channel,
     assert [(d.phase, d.decision, d.status) for d in trail] == [("screen", "blocked", "blocked: no consent")]
 
 
-def test_dnc_lists_tenant_and_global(channel: grpc.Channel, devstack: DevStack) -> None:
-    key = tenant_key(channel, devstack.admin_api_key)
-    other = tenant_key(channel, devstack.admin_api_key)
+def test_dnc_lists_tenant_and_global(
+    scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack
+) -> None:
+    key = new_tenant()
+    other = new_tenant()
     admin = [("x-api-key", devstack.admin_api_key)]
-    dnc = dnc_pb2_grpc.DncServiceStub(channel)
+    dnc = dnc_pb2_grpc.DncServiceStub(scheduler)
     mine, everyone = numbers_awake_now(2)
 
     assert dnc.AddDncNumbers(dnc_pb2.AddDncNumbersRequest(phone_numbers=[mine]), metadata=key).added == 1
@@ -90,7 +80,7 @@ def test_dnc_lists_tenant_and_global(channel: grpc.Channel, devstack: DevStack) 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
 
     # A number on the tenant's list is held back at import with the rule named.
-    stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
         campaign_id="info", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)), metadata=key)
     response = stub.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
@@ -101,9 +91,11 @@ def test_dnc_lists_tenant_and_global(channel: grpc.Channel, devstack: DevStack) 
     assert not dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=mine), metadata=key).listed
 
 
-def test_tenant_may_narrow_hours_but_not_name_a_bad_profile(channel: grpc.Channel, devstack: DevStack) -> None:
-    key = tenant_key(channel, devstack.admin_api_key)
-    stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+def test_tenant_may_narrow_hours_but_not_name_a_bad_profile(
+    scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack
+) -> None:
+    key = new_tenant()
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     ok = stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
         campaign_id="narrow", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL, calling_hours="10:00-19:00")),
         metadata=key)
@@ -120,9 +112,11 @@ def test_tenant_may_narrow_hours_but_not_name_a_bad_profile(channel: grpc.Channe
         assert field in raised.value.details()  # type: ignore[attr-defined]
 
 
-def test_a_callee_at_night_is_held_back_with_the_window_named(channel: grpc.Channel, devstack: DevStack) -> None:
-    key = tenant_key(channel, devstack.admin_api_key)
-    stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+def test_a_callee_at_night_is_held_back_with_the_window_named(
+    scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack
+) -> None:
+    key = new_tenant()
+    stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
         campaign_id="night", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)), metadata=key)
     (sleeper,) = numbers_awake_now(1, hours=(0, 7))  # local night: outside 09:00-21:00

@@ -126,10 +126,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
     ) -> campaigns_pb2.ListCampaignsResponse:
         tenant_id = await self._auth.tenant(context)
         size = min(request.page_size or 50, MAX_PAGE)
-        offset = _offset(request.page_token)
-        if offset is None:
-            await abort_invalid(context, [FieldViolation("page_token", "not a token this API returned")])
-        assert offset is not None
+        offset = await _page_offset(request.page_token, context)
         ids = await self._store.list_campaign_ids(tenant_id, offset, size + 1)
         out = campaigns_pb2.ListCampaignsResponse()
         for cid in ids[:size]:
@@ -208,10 +205,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         campaign = await self._campaign(tenant_id, request.campaign, context)
         cid = campaign_id_of(campaign.name)
         size = min(request.page_size or 100, MAX_PAGE)
-        offset = _offset(request.page_token)
-        if offset is None:
-            await abort_invalid(context, [FieldViolation("page_token", "not a token this API returned")])
-        assert offset is not None
+        offset = await _page_offset(request.page_token, context)
         ids = await self._store.contact_ids(tenant_id, cid)
         out = campaigns_pb2.ListContactsResponse()
         for contact_id in ids[offset:offset + size]:
@@ -242,8 +236,11 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         return out
 
 
-def _offset(token: str) -> int | None:
+async def _page_offset(token: str, context: Context) -> int:
+    """Page tokens are offsets; anything else did not come from this API."""
     if not token:
         return 0
-    return int(token) if token.isdigit() else None
+    if not token.isdigit():
+        await abort_invalid(context, [FieldViolation("page_token", "not a token this API returned")])
+    return int(token)
 
