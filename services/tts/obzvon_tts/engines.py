@@ -10,6 +10,7 @@ import asyncio
 import io
 import re
 import shutil
+import tempfile
 import threading
 import wave
 from dataclasses import dataclass
@@ -114,7 +115,11 @@ class FestivalEngine:
         fest_voice, lang = self._table()[voice]
         if lang == "ru":
             text = _FESTIVAL_RU_UNSAYABLE.sub(" ", text)
-        wav = await _run(["text2wave", "-eval", f"(voice_{fest_voice})", "-o", "/dev/stdout"], text.encode())
+        # text2wave writes its WAV header after seeking back; through a pipe it delivers nothing.
+        with tempfile.TemporaryDirectory(prefix="obzvon-tts-") as tmp:
+            out = Path(tmp) / "out.wav"
+            await _run(["text2wave", "-eval", f"(voice_{fest_voice})", "-o", str(out)], text.encode())
+            wav = out.read_bytes()
         return wav_to_pcm8k(wav)
 
 
