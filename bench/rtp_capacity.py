@@ -17,7 +17,6 @@ import sys
 import time
 
 import uvloop
-
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
 
