@@ -114,12 +114,18 @@ class FestivalEngine:
     async def render(self, text: str, voice: str) -> bytes:
         fest_voice, lang = self._table()[voice]
         if lang == "ru":
-            text = _FESTIVAL_RU_UNSAYABLE.sub(" ", text)
+            # A token of punctuation alone fails the prompt too ("Здоровье, , в"): keep words only.
+            words = _FESTIVAL_RU_UNSAYABLE.sub(" ", text).split()
+            text = " ".join(w for w in words if any(c.isalpha() for c in w))
+            if not text:
+                raise RenderError("nothing the Russian Festival voice can say (it reads Cyrillic only)")
         # text2wave writes its WAV header after seeking back; through a pipe it delivers nothing.
         with tempfile.TemporaryDirectory(prefix="obzvon-tts-") as tmp:
             out = Path(tmp) / "out.wav"
             await _run(["text2wave", "-eval", f"(voice_{fest_voice})", "-o", str(out)], text.encode())
-            wav = out.read_bytes()
+            wav = out.read_bytes() if out.exists() else b""
+        if not wav:
+            raise RenderError(f"festival rendered nothing for voice {fest_voice}")
         return wav_to_pcm8k(wav)
 
 
