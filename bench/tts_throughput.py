@@ -40,7 +40,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def engine_rate(engine: str, voice: str, language: str) -> dict[str, float]:
-    await synthesize("warm up", voice, language)
+    await synthesize(PROMPTS[language][1], voice, language)
     chars, renders, latencies = 0, 0, []
     start = time.perf_counter()
     while time.perf_counter() - start < SECONDS_PER_ENGINE:
