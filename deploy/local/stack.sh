@@ -92,7 +92,8 @@ stop_pidfile() {  # pidfile name
 
 status() {
   local kv rv
-  kv=$(ls "$KAFKA_DIR/lib" 2>/dev/null | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')
+  # the broker may be another checkout's (already listening): its version is then not known here
+  kv=$( (ls "$KAFKA_DIR/lib" 2>/dev/null || true) | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')
   rv=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
   if port_open "$KAFKA_PORT"; then echo "kafka $kv listening on 127.0.0.1:$KAFKA_PORT"; else echo "kafka: down"; fi
   if port_open "$REDIS_PORT"; then echo "redis $rv listening on 127.0.0.1:$REDIS_PORT (appendonly yes)"; else echo "redis: down"; fi
