@@ -3,7 +3,7 @@
 Three things differ from running faster-whisper's `transcribe()` on each reply:
 
 * The encoder window is sized to the utterance (CTranslate2 accepts fewer than Whisper's 3,000 mel
-  frames). A 1 s «да» padded to 30 s costs as much as a 10 s sentence; a 10 s window cuts the
+  frames). A 1 s «да» padded to 30 s costs as much as a 10 s sentence; a 7.5 s window cuts the
   cost about 5x with the same transcripts (docs/asr.md has the measurements).
 * Closed questions are decided by scoring the expected phrasings against the audio (teacher-forced
   decoder log-probabilities, including the chance that the reply ends there), not by reading the
@@ -76,8 +76,10 @@ class Recognition:
 
 @dataclass
 class EngineOptions:
-    # 10 s of mel frames: below that Whisper base began to garble and repeat words (docs/asr.md).
-    min_frames: int = 1000
+    # Shortest encoder window, in 10 ms mel frames. Swept on bench/asr_accuracy.py (docs/asr.md):
+    # 750 had the best intent accuracy and WER; 500-600 garble and repeat words, 900-1000 cost
+    # 10-30 % more CPU for nothing; Whisper's own 3000 costs ~5x.
+    min_frames: int = 750
     compute_type: str = "int8"
     threads: int = 0  # 0: all cores
     beam_size: int = 1

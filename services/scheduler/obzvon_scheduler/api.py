@@ -104,7 +104,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             campaign.script.version = 1
             campaign.max_concurrent_calls = campaign.max_concurrent_calls or self._settings.default_max_concurrent_calls
             campaign.max_attempts = campaign.max_attempts or 1
-            campaign.voice = campaign.voice or f"espeak-ng:{campaign.language}"
+            campaign.voice = campaign.voice or f"default:{campaign.language}"
             campaign.create_time.GetCurrentTime()
             await self._store.put_campaign(tenant_id, request.campaign_id, campaign)
             await self._store.add_campaign_to_index(tenant_id, request.campaign_id)

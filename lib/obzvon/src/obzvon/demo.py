@@ -83,7 +83,7 @@ class ApiClient:
             campaign_id=campaign_id, request_id=f"{campaign_id}-create",
             campaign=campaigns_pb2.Campaign(
                 display_name="Напоминание о приёме", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL, script=script,
-                caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="espeak-ng:ru",
+                caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="default:ru",
                 trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=max_calls,
             )), metadata=self.key)
 
