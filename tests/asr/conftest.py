@@ -15,5 +15,5 @@ import asr_voices
 def voices() -> dict[str, asr_voices.Voice]:
     by_name = {v.name: v for v in asr_voices.available_voices()}
     if "festival-ru-nsh" not in by_name:
-        pytest.skip("Festival with festvox-ru is not installed (apt-get install festival festvox-ru sox)")
+        pytest.fail("Festival with festvox-ru is not installed: run deploy/local/setup.sh (festival festvox-ru sox)")
     return by_name

