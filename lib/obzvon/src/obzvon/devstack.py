@@ -70,6 +70,7 @@ class DevStack:
 
     def start_one(self, service: str, instance: str = "") -> None:
         name = f"{service}{instance}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [bin_path(f"obzvon-{service}"), "serve"], env=self.env(service), stdout=log, stderr=subprocess.STDOUT,
