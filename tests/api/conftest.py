@@ -15,6 +15,8 @@ Metadata = list[tuple[str, str]]
 
 @pytest.fixture
 def scheduler(devstack: DevStack) -> Iterator[grpc.Channel]:
+    # Short attempt deadlines, so a lost attempt is closed within a test's patience.
+    devstack.extra_env.update({"OBZVON_DIAL_WINDOW_S": "2", "OBZVON_MAX_CALL_S": "3"})
     devstack.start("scheduler")
     wait_healthy(devstack.scheduler_addr, 60)
     with grpc.insecure_channel(devstack.scheduler_addr) as channel:

@@ -131,6 +131,10 @@ class Dispatcher:
             if deadline > now:
                 continue
             info = await self._store.attempt_info(attempt_id)
+            # Deadline pushed out first, so the same lost attempt is not announced every tick, and
+            # the outcome consumer's removal (on the event below) is never undone by this write.
+            await self._store.add_in_flight(tenant_id, campaign_id, attempt_id, now + 3600,
+                                            info.get("contact_id", ""), int(info.get("attempt_number", "1")))
             # The closing event goes through call.events like any other outcome, so the outcome
             # consumer applies the retry policy in one place.
             await self._producer.send(CALL_EVENTS, attempt_id, events_pb2.CallEvent(
@@ -139,6 +143,3 @@ class Dispatcher:
                 reason="dialer lost", time=timestamp(now), sequence=1_000_000,
             ))
             log.warning("attempt closed: dialer lost", extra={"attempt_id": attempt_id})
-            # Deadline pushed out so the same lost attempt is not announced every tick.
-            await self._store.add_in_flight(tenant_id, campaign_id, attempt_id, now + 3600,
-                                            info.get("contact_id", ""), int(info.get("attempt_number", "1")))

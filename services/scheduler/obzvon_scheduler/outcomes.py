@@ -52,11 +52,12 @@ class OutcomeConsumer:
 
     async def on_final(self, event: events_pb2.CallEvent) -> None:
         tenant_id, campaign_id = event.tenant_id, event.campaign_id
-        if not await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id):
+        if event.attempt_id not in await self._store.in_flight(tenant_id, campaign_id):
             return  # already closed (redelivered event, or closed as lost before the dialer reported)
         contact = await self._store.get_contact(tenant_id, campaign_id, event.contact_id)
         campaign = await self._store.get_campaign(tenant_id, campaign_id)
         if contact is None or campaign is None:
+            await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
             return
         completed = event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED
         contact.status = "completed" if completed else f"failed: {event.reason or 'unknown'}"
@@ -69,6 +70,9 @@ class OutcomeConsumer:
         if retry:
             await self._store.enqueue(tenant_id, campaign_id, contact.contact_id,
                                       time.time() + max(campaign.retry_delay_seconds, 1))
+        # Out of flight only now: the dispatcher must never see a campaign with nothing in flight and
+        # nothing queued while a retry is still being decided (it would complete the campaign).
+        await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
         log.info("attempt finished", extra={"status": contact.status})
 
     async def watch_spam_risk(self, event: events_pb2.CallEvent) -> None:
