@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 import grpc
-
 from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc

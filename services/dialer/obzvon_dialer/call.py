@@ -23,7 +23,7 @@ from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.channel import CallChannel
 from obzvon_dialer.dialog import run_dialog
 from obzvon_dialer.events import AttemptEvents
-from obzvon_dialer.prompts import Prompts
+from obzvon_dialer.prompts import PromptMissing, Prompts
 from obzvon_dialer.settings import DialerSettings
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,12 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
     try:
         outcome = await run_dialog(request.script, request.variables, channel, events,
                                    language=request.language, tenant_display_name=request.tenant_display_name)
+    except PromptMissing:
+        # tts is behind (too many personal prompts at once): end politely rather than hold silence.
+        log.warning("prompt not ready in time")
+        await _hangup(call)
+        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason="prompt not ready")
+        return
     except Exception as e:
         log.exception("dialog failed")
         outcome_reason = f"dialog error: {type(e).__name__}"
