@@ -7,8 +7,8 @@ Mounted from a ConfigMap at /opt/obzvon-probe/probe.py and run by the image's Py
                    reach neither can do no work, so it is not ready.
   probe.py alive   exit 0 while PID 1 (the service) is neither a zombie nor stopped and, when
                    OBZVON_HEARTBEAT_FILE is set, that file was touched within
-                   OBZVON_HEARTBEAT_MAX_AGE_S seconds (default 60). The services do not write a
-                   heartbeat yet; until they do, liveness only catches a wedged process table entry.
+                   OBZVON_HEARTBEAT_MAX_AGE_S seconds (default 60). obzvon.runtime touches it
+                   from the event loop every 5 s (set for dialer, tts and asr in base).
 
 Standard library only: the probe must not depend on the service's code or its imports.
 """

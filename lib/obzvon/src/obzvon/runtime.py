@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import uvloop
 
@@ -23,6 +24,21 @@ def run_service(settings: CommonSettings, main: Callable[[asyncio.Event], Awaita
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        beat = asyncio.create_task(_heartbeat(Path(settings.heartbeat_file), stop)) if settings.heartbeat_file \
+            else None
+        try:
+            await main(stop)
+        finally:
+            if beat is not None:
+                beat.cancel()
 
     uvloop.run(_run())
+
+
+async def _heartbeat(path: Path, stop: asyncio.Event, every_s: float = 5.0) -> None:
+    while not stop.is_set():
+        path.touch()  # noqa: ASYNC240 (on the loop on purpose: a wedged loop must stop the heartbeat)
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+        except TimeoutError:
+            pass

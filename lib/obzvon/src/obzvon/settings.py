@@ -20,3 +20,6 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     # Export spans to stderr as JSON (for the demo and debugging); production wires an OTLP exporter.
     trace_console: bool = False
+    # Touched every few seconds by the event loop; a liveness probe that finds it stale knows the
+    # loop is wedged even though the process is alive (deploy/k8s/base/probe.py). Empty: off.
+    heartbeat_file: str = ""
