@@ -37,7 +37,12 @@ class DialerService:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._apply_back_pressure()
-            for env in await self._consumer.getmany(timeout_s=0.2):
+            free = self._ctx.settings.max_calls - len(self._calls)
+            if free <= 0:
+                await asyncio.sleep(0.05)
+                continue
+            # Never more than the free call slots: the rest stays in Kafka, not in this process.
+            for env in await self._consumer.getmany(timeout_s=0.2, max_records=free):
                 await self._take(env)
                 await self._consumer.commit(env)
         # Draining: calls in progress finish; nothing new is taken.

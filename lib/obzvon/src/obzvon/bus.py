@@ -180,8 +180,8 @@ class Consumer(Generic[M]):
             if env is not None:
                 yield env
 
-    async def getmany(self, timeout_s: float = 0.5) -> list[Envelope[M]]:
-        batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000))
+    async def getmany(self, timeout_s: float = 0.5, max_records: int | None = None) -> list[Envelope[M]]:
+        batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out: list[Envelope[M]] = []
         for records in batches.values():
             for record in records:
