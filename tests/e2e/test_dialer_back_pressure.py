@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -46,4 +47,4 @@ async def test_one_call_at_a_time_when_capacity_is_one(devstack: DevStack) -> No
     spans = sorted(calls(ground_truth))
     assert len(spans) == 3
     # Each call starts only after the previous one ended.
-    assert all(later[0] >= earlier[1] - 0.2 for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    assert all(later[0] >= earlier[1] - 0.2 for earlier, later in itertools.pairwise(spans)), spans
