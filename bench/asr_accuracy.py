@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +92,15 @@ VARIANTS: list[tuple[float, int, float | None]] = [
 ]
 
 
-def build_set(limit: int | None) -> list[tuple[str, str, str, str, bytes]]:
-    """(language, voice, text, intent, pcm16 at 8 kHz)."""
+def held_out(voice: str, text: str, variant: tuple[float, int, float | None]) -> bool:
+    """Fixed split of the set (about half each way, by a CRC of the reply's voice, sentence and
+    condition): anything tuned (phrasings, thresholds) is tuned on the other half and reported
+    on this one too (--split heldout), so a change fitted to the set shows up as a gap."""
+    return zlib.crc32(f"split-v1|{voice}|{text}|{variant}".encode()) % 2 == 1
+
+
+def build_set(limit: int | None, split: str = "all") -> list[tuple[str, str, str, str, bytes]]:
+    """(language, voice, text, intent, pcm16 at 8 kHz); split: all | tune | heldout."""
     out: list[tuple[str, str, str, str, bytes]] = []
     for language, phrases in PHRASES.items():
         voices = [v for v in asr_voices.available_voices(language) if not (language == "ru" and v.kind == "espeak")]
@@ -102,6 +110,8 @@ def build_set(limit: int | None) -> list[tuple[str, str, str, str, bytes]]:
                 if language == "ru":  # one Russian voice: give it more conditions
                     variants.append(VARIANTS[(pi + vi + 2) % len(VARIANTS)])
                 for tempo, pitch, noise in variants:
+                    if split != "all" and held_out(voice.name, text, (tempo, pitch, noise)) != (split == "heldout"):
+                        continue
                     pcm = asr_voices.cached_telephone(
                         CACHE, voice, text, tempo=tempo, pitch_cents=pitch, noise_db=noise, seed=pi
                     )
@@ -128,11 +138,12 @@ def main() -> int:
     ap.add_argument("--bonus", type=float, default=EngineOptions.candidate_bonus)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--split", choices=("all", "tune", "heldout"), default="all", help="see held_out()")
     ap.add_argument("--errors", action="store_true", help="list misrecognitions on stderr")
     ap.add_argument("--dump", type=Path, help="write every result (scores included) as JSON lines here")
     args = ap.parse_args()
     chosen = models_from_env(args.models)
-    data = build_set(args.limit)
+    data = build_set(args.limit, args.split)
     options = EngineOptions(min_frames=args.min_frames, score_closed=not args.no_scoring, candidate_bonus=args.bonus)
     engine = AsrEngine(chosen, options)
     stats: dict[str, dict[str, float]] = {}
@@ -173,6 +184,7 @@ def main() -> int:
         "models": chosen,
         "min_frames": args.min_frames,
         "expect": args.expect,
+        "split": args.split,
         "scoring": options.score_closed,
         "candidate_bonus": options.candidate_bonus,
         "n": n,

@@ -11,9 +11,10 @@ import sys
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from asr_voices import Voice, render
-from obzvon_asr.engine import AsrEngine, Recognition, Utterance, models_from_env, to_16k
+from obzvon_asr.engine import AsrEngine, Recognition, Utterance, _Item, models_from_env, to_16k
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +108,50 @@ def test_bad_requests_are_refused(engine: AsrEngine) -> None:
         engine.recognize([Utterance(b"\0\0" * 8000, 8000, "de")])
     with pytest.raises(ValueError, match="expect must be"):
         engine.recognize([Utterance(b"\0\0" * 8000, 8000, "ru", "essay")])
+
+
+def test_clear_reply_is_decided_without_scoring_and_as_scoring_would(
+    engine: AsrEngine, voices: dict[str, Voice]
+) -> None:
+    utt = Utterance(render(voices["festival-ru-nsh"], "Да, конечно."), 8000, "ru", "yes_no")
+    [fast] = engine.recognize([utt])
+    assert fast.intent == "yes" and set(fast.scores) == {"free"}, fast  # no phrasing was scored
+    assert fast.timings["score_ms"] < fast.timings["encode_ms"]
+    saved = engine.options.fast_accept_logprob
+    engine.options.fast_accept_logprob = None
+    try:
+        [scored] = engine.recognize([utt])
+    finally:
+        engine.options.fast_accept_logprob = saved
+    assert scored.intent == "yes" and "yes" in scored.scores, scored
+
+
+def test_phrasings_are_spelled_as_whisper_writes_them(engine: AsrEngine) -> None:
+    """The packaged tokenizer.json spells " to" as a bare space plus "to"; Whisper writes one
+    token, and a phrasing forced in the other spelling scores ~3 nats a token lower."""
+    model = engine._by_language["en"]
+    vocab = model.tokenizer.tokenizer
+    ids = model.tokens("I want to speak to a person. No, thanks")
+    assert vocab.token_to_id("Ġ") not in ids
+    assert vocab.token_to_id("Ġto") in ids and vocab.token_to_id("Ġthanks") in ids
+    assert model.tokenizer.decode(ids).strip() == "I want to speak to a person. No, thanks"
+
+
+def _heard(text: str, language: str) -> _Item:
+    item = _Item(0, Utterance(b"", 8000, language, "yes_no"), np.zeros(0, dtype=np.float32), 1.0)
+    item.text, item.free_tokens = text, [1]
+    return item
+
+
+def test_misheard_request_tails_are_scored_as_the_request(engine: AsrEngine) -> None:
+    en, ru = engine._by_language["en"], engine._by_language["ru"]
+    tails = engine._tails(en, _heard("I want to speak to a real burden.", "en"), "en")
+    assert ("operator", "I want to speak to a real person.") in tails
+    assert ("opt_out", "and then remove my number.") in engine._tails(en, _heard("and then move my armor.", "en"), "en")
+    # No tail on a shared negation alone, none from one-word phrasings, none for what is already read.
+    assert engine._tails(ru, _heard("Я сейчас в магазине не стою.", "ru"), "ru") == []
+    assert engine._tails(en, _heard("The weather is lovely today.", "en"), "en") == []
+    assert engine._tails(en, _heard("Please remove my number.", "en"), "en") == []
 
 
 def test_english_only_model_refuses_russian() -> None:

@@ -128,3 +128,26 @@ def test_candidates_classify_as_their_own_intent() -> None:
         for intent, phrases in intents.candidates(language).items():
             for phrase in phrases:
                 assert intents.classify(phrase, language) == intent, phrase
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "intent"),
+    [
+        ("ru", "Да, конечно.", "yes"),
+        ("ru", "да", "yes"),
+        ("ru", "Нет, не надо.", "no"),
+        ("en", "Yes, sure.", "yes"),
+        ("en", "Not now, I'm driving.", "callback"),
+        ("en", "Stop. Stop.", "opt_out"),
+        # A word outside one intent's phrases leaves the reply to scoring.
+        ("ru", "Да, но не завтра", "other"),
+        ("ru", "Нет, перезвоните позже", "other"),
+        ("en", "No, call me later.", "other"),
+        ("en", "I'm not interested.", "other"),
+        ("ru", "Не знаю", "other"),
+        ("en", "I don't know", "other"),
+        ("en", "", "other"),
+    ],
+)
+def test_phrased_takes_only_transcripts_made_of_one_intent(language: str, text: str, intent: str) -> None:
+    assert intents.phrased(text, language) == intent

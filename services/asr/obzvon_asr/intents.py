@@ -355,7 +355,7 @@ def _near(words: list[str], phrase: str) -> bool:
     target = "".join(pattern)
     # A negation is never inferred: «мне нужно» is one letter from «не нужно» and means the
     # opposite, «я сейчас» is not «не сейчас».
-    negations = [w for w in pattern if w in _NEGATIONS]
+    negations = [w for w in pattern if w in NEGATIONS]
     for width in {max(1, len(pattern) - 1), len(pattern), len(pattern) + 1}:
         for i in range(max(1, len(words) - width + 1)):
             window = words[i : i + width]
@@ -366,7 +366,7 @@ def _near(words: list[str], phrase: str) -> bool:
     return False
 
 
-_NEGATIONS: Final = frozenset({"не", "нет", "ни", "no", "not", "don't", "dont", "never", "nope"})
+NEGATIONS: Final = frozenset({"не", "нет", "ни", "no", "not", "don't", "dont", "never", "nope"})
 
 
 def candidates(language: str) -> dict[str, tuple[str, ...]]:
@@ -478,3 +478,27 @@ def digits(text: str) -> str:
             out.append(str(_UNITS[word]))
         i += 1
     return "".join(out)
+
+
+def phrased(text: str, language: str | None = None) -> str:
+    """The intent whose phrases (exact, in `PHRASES`) make up the whole transcript, word for word
+    («Да, конечно», "Yes, sure", «Нет, не надо»); OTHER when any word is outside one intent's
+    phrases («Да, но не завтра», "No, call me later") or the reply is unsure. The engine takes
+    such a transcript, read fluently, as the answer without scoring phrasings against the audio."""
+    words = _words(text)
+    if not words or any(contains(words, p) for p in _phrases(UNSURE, language)):
+        return OTHER
+    found = OTHER
+    for intent in PRIORITY:
+        patterns = [p.lower().replace("ё", "е").split() for p in _phrases(PHRASES[intent], language)]
+        covered = [True] + [False] * len(words)  # covered[i]: words[:i] is a run of phrases
+        for i in range(len(words)):
+            if covered[i]:
+                for pattern in patterns:
+                    if _match_at(words, i, pattern):
+                        covered[i + len(pattern)] = True
+        if covered[-1]:
+            if found != OTHER:
+                return OTHER  # two intents read the same words: leave it to scoring
+            found = intent
+    return found
