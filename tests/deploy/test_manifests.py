@@ -153,7 +153,8 @@ def test_every_service_has_a_dockerfile_running_its_console_script(service: str)
     base_image = re.compile(r"^(FROM|ARG PYTHON_IMAGE=) ?python:3\.11-slim(-bookworm)?\b", re.MULTILINE)
     assert base_image.search(text), "the base image is python:3.11-slim"
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.MULTILINE), "the image must not run as root"
-    assert "grpc_tools.protoc" in text, "stubs are generated at build time (as tools/genproto.sh does)"
+    assert re.search(r"^RUN PROTOC_PYTHON=\S+ tools/genproto\.sh$", text, re.MULTILINE), \
+        "stubs are generated at build time by tools/genproto.sh"
 
 
 def test_every_workload_in_base_has_a_dockerfile() -> None:
