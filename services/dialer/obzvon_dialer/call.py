@@ -15,7 +15,7 @@ from obzvon.compliance import AuditLog, CounterStore, DncRegistry, Outcome, rech
 from obzvon.log import log_context
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
-from obzvon.script import node_text, variables_in
+from obzvon.script import node_text, render, variables_in
 from obzvon.sip.uac import CallFailed, OutboundCall, SipTrunk
 from obzvon.v1 import events_pb2
 
@@ -94,7 +94,7 @@ async def _prepare_personal_prompts(ctx: DialerContext, request: events_pb2.Dial
         text = node_text(node)
         if text and variables_in(text):
             try:
-                rendered = text.format_map(dict(request.variables))
+                rendered = render(text, request.variables)
             except KeyError:
                 continue
             await ctx.prompts.request(rendered, request.voice, request.language)

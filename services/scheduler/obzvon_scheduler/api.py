@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
+from obzvon import keys
 from obzvon.auth import Authenticator, new_api_key, store_api_key
 from obzvon.compliance import AuditLog
 from obzvon.errors import FieldViolation, abort_invalid
@@ -86,7 +87,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         tenant_id = await self._auth.tenant(context)
         with log_context(tenant_id=tenant_id, campaign_id=request.campaign_id):
             if request.request_id:
-                earlier = await self._store.redis.get(f"request:{tenant_id}:{request.request_id}")
+                earlier = await self._store.redis.get(keys.create_request(tenant_id, request.request_id))
                 if earlier:
                     return campaigns_pb2.CreateCampaignResponse.FromString(as_bytes(earlier))
             tenant = await self._store.get_tenant(tenant_id)
@@ -110,7 +111,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             await self._store.add_campaign_to_index(tenant_id, request.campaign_id)
             response = campaigns_pb2.CreateCampaignResponse(campaign=campaign)
             if request.request_id:
-                await self._store.redis.set(f"request:{tenant_id}:{request.request_id}",
+                await self._store.redis.set(keys.create_request(tenant_id, request.request_id),
                                             response.SerializeToString(), ex=86400)
             log.info("campaign created")
             return response
