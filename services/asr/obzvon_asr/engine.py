@@ -6,7 +6,8 @@ Three things differ from running faster-whisper's `transcribe()` on each reply:
   frames). A 1 s «да» padded to 30 s costs as much as a 10 s sentence; a 7.5 s window cuts the
   cost about 5x with the same transcripts (docs/asr.md has the measurements).
 * Closed questions are decided by scoring the expected phrasings against the audio (teacher-forced
-  decoder log-probabilities, including the chance that the reply ends there), not by reading the
+  decoder log-probabilities in one pass per phrasing with CTranslate2's align(), including the
+  chance that the reply ends there), not by reading the
   free transcript: a garbled transcript of a clear «да» must still be yes. The free transcript is
   one more competing path, so a reply that is none of the phrasings comes out as what it is.
 * A yes/no reply whose free transcript already is an expected answer, read fluently, skips the
@@ -50,6 +51,8 @@ FULL_WINDOW: Final = 3000  # Whisper's 30 s
 DEFAULT_MODELS: Final[Mapping[str, str]] = {"ru": "base", "en": "base"}
 
 FloatArray = npt.NDArray[np.float32]
+# Scored phrasings per align() call, sorted by length: one call for a batch's rows beat calls per
+# length bucket (fixed cost per call), but every row is padded to the longest of its call.
 _SCORE_CHUNK: Final = 32
 
 
@@ -94,10 +97,11 @@ class EngineOptions:
     loop_repetition_penalty: float = 1.1
     # Per-token log-prob bonus for the expected phrasings over the free transcript: a caller
     # asked a yes/no question most likely answered it, and Whisper's free transcript of a clear
-    # telephone «да» is often a likelier-looking other word. Tuned on bench/asr_accuracy.py: 1.0
-    # took intent accuracy from 88.9 % (no bonus) to 96.5 %; the nearest non-answer ("Hello, Mr.")
-    # would be read as yes from 1.76 (docs/asr.md).
-    candidate_bonus: float = 1.0
+    # telephone «да» is often a likelier-looking other word. Chosen on the tuning half of
+    # bench/asr_accuracy.py with align() scoring: the smallest bonus at that half's best accuracy
+    # (0.6 -> 90.0 %, 1.0 -> 95.0 %, 1.2 -> 96.25 %, no gain above), which keeps the nearest
+    # non-answer 0.72 nats/token from being read as yes or no (docs/asr.md).
+    candidate_bonus: float = 1.2
     # Softmax scale turning per-token log-prob margins between answers into a confidence. At 1.0,
     # on the bench set, wrong answers scored 0.40-0.96 (most below 0.7) and right ones a median of
     # 0.98; larger scales pushed both to 1.0.
@@ -574,66 +578,54 @@ class AsrEngine:
                 rows.append(row_of[id(item)])
                 prompts.append(start + model.tokens(text))
                 owners.append((item, intent, "", text, False))
-        # Rows sorted by length, in calls of at most _SCORE_CHUNK: each call costs ~20 ms of fixed
-        # overhead, so buckets of equal length (8 calls) were slower than one call; but every row
-        # of a call steps as far as the longest and returns a vocabulary-wide row per step, so a
-        # 700-row call for a batch of 24 replies cost more than scoring them one by one.
-        logits_of: dict[int, FloatArray] = {}
-        order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))
-        for first in range(0, len(order), _SCORE_CHUNK):
-            self._score_rows(model, start, enc, rows, prompts, order[first : first + _SCORE_CHUNK], logits_of)
-        enders = _enders(model)
         by_item: dict[int, list[tuple[float, str, str, str, bool]]] = {}
-        for n, ((item, intent, value, text, is_free), prompt) in enumerate(zip(owners, prompts, strict=True)):
-            tokens = prompt[len(start) :]
-            logp = _log_softmax(logits_of[n])
-            token_lp = float(sum(logp[i, t] for i, t in enumerate(tokens)))
-            end_lp = float(np.logaddexp.reduce(logp[len(tokens), enders]))
-            mean = (token_lp + end_lp) / (len(tokens) + 1)
+        frames = [item.frames for item in group]
+        means = self._align_means(model, start, enc, rows, [p[len(start) :] for p in prompts], frames)
+        for mean, owner in zip(means, owners, strict=True):
+            item, intent, value, text, is_free = owner
             by_item.setdefault(id(item), []).append((mean, intent, value, text, is_free))
         for item in closed:
             item.result = self._decide(item, language, by_item.get(id(item), []))
 
-    @staticmethod
-    def _score_rows(
+    def _align_means(
+        self,
         model: _Model,
         start: list[int],
         enc: FloatArray,
         rows: list[int],
-        prompts: list[list[int]],
-        members: list[int],
-        logits_of: dict[int, FloatArray],
-    ) -> None:
-        """Teacher-forced logits of each prompt's phrasing: row i predicts token i, and the row
-        after the last token predicts what would follow."""
-
-        def run(which: list[int], max_length: int) -> list[int]:
-            out = model.whisper.generate(
-                ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[[rows[n] for n in which]])),
-                [prompts[n] for n in which],
-                beam_size=1,
-                max_length=max_length,
-                return_logits_vocab=True,
-                # Left on, the first step after the forced phrasing would forbid <|endoftext|>.
-                suppress_blank=False,
+        texts: list[list[int]],
+        frames: list[int],
+    ) -> list[float]:
+        """Mean log-prob per token of each phrasing plus its ending, from CTranslate2's align():
+        one decoder pass over all of a row's tokens instead of one generate() step per token
+        (about 40 % less scoring time, docs/asr.md). align() gives each token's probability among
+        text tokens only, so "the reply ends here" is read as its closing punctuation mark: the
+        path's own (a free transcript ending in "?") or "." for a bare phrasing."""
+        enders = set(_enders(model)[1:])
+        period = model.tokens_raw(".")[0]
+        forced: list[list[int]] = []
+        for tokens in texts:
+            body = list(tokens)
+            end = period
+            while body and body[-1] in enders:
+                end = body.pop()
+            forced.append([*body, end])
+        means: list[float] = [0.0] * len(forced)
+        order = sorted(range(len(forced)), key=lambda n: len(forced[n]))
+        for first in range(0, len(order), _SCORE_CHUNK):
+            members = order[first : first + _SCORE_CHUNK]
+            features = ctranslate2.StorageView.from_array(np.ascontiguousarray(enc[[rows[n] for n in members]]))
+            out = model.whisper.align(
+                features,
+                start,
+                [forced[n] for n in members],
+                # Frames of the reply itself: align() uses them only for its timing output.
+                [max(2, min(enc.shape[1] * 2, frames[rows[n]])) for n in members],
             )
-            short: list[int] = []
-            for n, res in zip(which, out, strict=True):
-                need = len(prompts[n]) - len(start) + 1
-                got = np.asarray(res.logits[0], dtype=np.float32) if res.logits else None
-                if got is None or got.shape[0] < need:
-                    short.append(n)
-                else:
-                    logits_of[n] = got[:need]
-            return short
-
-        longest = max(len(prompts[n]) - len(start) for n in members)
-        # CTranslate2 4.8 returns max_length // 2 logit rows whatever the prompts' lengths
-        # (measured), so this asks for the longest phrasing plus one. Rows that come back short
-        # (a version that counts otherwise) are retried one at a time with room to spare.
-        for n in run(members, 2 * (longest + 1) + 1):
-            if run([n], 4 * (len(prompts[n]) - len(start) + 1) + 8):
-                raise RuntimeError("CTranslate2 returned too few logit rows for a scored phrasing")
+            for n, res in zip(members, out, strict=True):
+                probs = np.asarray(res.text_token_probs, dtype=np.float64)[: len(forced[n])]
+                means[n] = float(np.log(np.maximum(probs, 1e-30)).sum() / len(forced[n]))
+        return means
 
     def _decide(self, item: _Item, language: str, scored: list[tuple[float, str, str, str, bool]]) -> Recognition:
         if not scored:
