@@ -147,6 +147,21 @@ class _Model:
     n_mels: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     _token_cache: dict[str, list[int]] = field(default_factory=dict)
+    _not_digits: list[int] = field(default_factory=list)
+
+    def not_digits(self) -> list[int]:
+        """Every text token but ASCII digit runs (with or without a leading space) and the
+        separators " ", "," and "." (with "-" allowed too, «девять, ноль, восемь» came out "9-8-3"):
+        suppressed, they leave the decoder a digit-only vocabulary."""
+        if not self._not_digits:
+            hf = self.tokenizer.tokenizer
+            keep = set()
+            for token in range(self.tokenizer.eot):
+                piece = hf.decode([token]).strip()
+                if (piece.isascii() and piece.isdigit()) or piece in ("", ",", "."):
+                    keep.add(token)
+            self._not_digits = [t for t in range(self.tokenizer.eot) if t not in keep]
+        return self._not_digits
 
     def tokens(self, text: str) -> list[int]:
         cached = self._token_cache.get(text)
@@ -221,6 +236,7 @@ class _Item:
     first_logp: npt.NDArray[np.float64] | None = None  # log-probs of the reply's first token
     # Mean log-prob per token of the transcript plus its ending, as _score_closed scores a path.
     free_mean: float = -math.inf
+    digits: str | None = None  # expect="digits": what the digit-only decoding read
     result: Recognition | None = None
 
 
@@ -384,6 +400,13 @@ class AsrEngine:
             )
         t2 = time.perf_counter()
 
+        spoken_codes = [
+            n
+            for n, item in enumerate(group)
+            if item.utt.expect == "digits" and intents.classify(item.text, language) not in _OVERRIDES
+        ]
+        if spoken_codes:
+            self._decode_digits(model, start, encoded, group, spoken_codes, cap)
         closed = [item for item in group if item.utt.expect in ("yes_no", "choice") and self.options.score_closed]
         closed = [item for item in closed if not self._fast_accept(model, language, item)]
         if closed:
@@ -440,6 +463,48 @@ class AsrEngine:
             item.free_score = float(res.scores[0]) if res.scores else -math.inf
             item.hit_cap = len(tokens) >= cap - 1
 
+    def _decode_digits(
+        self, model: _Model, start: list[int], encoded: Any, group: list[_Item], which: list[int], cap: int
+    ) -> None:
+        """Read a spoken code with every token but digits suppressed, so «два, пять, семь» cannot
+        come out as words Whisper half-heard, then cut the reading where it most likely ended.
+
+        Greedy decoding of read-out digits loops: it reads the code, then starts it again
+        (5181 -> 5181518) or repeats its end (8955 -> 8955555, 8767 -> 8767676), and ends. Where
+        the digits after some point repeat the code's start or end, the reading is also cut there,
+        and of the whole and the cuts the one with the highest total log-prob, its ending
+        included, is the reading. Cutting every reading that way lost right codes («6, 2, 7, 6» ->
+        "6": a short reading is likelier just for being short), hence only at repeats."""
+        sub = np.ascontiguousarray(np.asarray(encoded)[which])
+        out = model.whisper.generate(
+            ctranslate2.StorageView.from_array(sub),
+            [start] * len(which),
+            beam_size=1,
+            max_length=len(start) + cap,
+            return_logits_vocab=True,
+            suppress_tokens=model.not_digits(),
+            suppress_blank=True,
+        )
+        # Only <|endoftext|> ends a code: "." and "," separate its digits as often as they close it.
+        eot = model.tokenizer.eot
+        for n, res in zip(which, out, strict=True):
+            tokens = [t for t in res.sequences_ids[0] if t < eot]
+            read = [_only_digits(model.tokenizer.decode([t])) for t in tokens]
+            if not res.logits or not "".join(read):
+                group[n].digits = ""
+                continue
+            logp = _log_softmax(np.asarray(res.logits[0], dtype=np.float32)[: len(tokens) + 1])
+            cuts = [i for i in range(1, len(tokens)) if _repeats("".join(read[:i]), "".join(read[i:]))]
+            total, best, cut = 0.0, -math.inf, len(tokens)
+            for i in range(min(len(tokens), logp.shape[0] - 1) + 1):
+                if i in cuts or i == len(tokens):
+                    ended = total + float(logp[i, eot])
+                    if ended > best:
+                        best, cut = ended, i
+                if i < len(tokens):
+                    total += float(logp[i, tokens[i]])
+            group[n].digits = "".join(read[:cut])
+
     def _fast_accept(self, model: _Model, language: str, item: _Item) -> bool:
         """Decide a yes/no reply from its free transcript alone when that transcript is one of
         the expected phrasings, read fluently (EngineOptions.fast_accept_logprob)."""
@@ -468,7 +533,9 @@ class AsrEngine:
     def _open_result(self, item: _Item, language: str) -> Recognition:
         intent = intents.classify(item.text, language)
         confidence = math.exp(item.free_score) if math.isfinite(item.free_score) else 0.0
-        value = intents.digits(item.text) if item.utt.expect == "digits" else ""
+        value = ""
+        if item.utt.expect == "digits":
+            value = item.digits if item.digits is not None else intents.digits(item.text)
         return Recognition(
             item.text, intent, round(min(1.0, confidence), 3), language, 0.0, value, transcript=item.text
         )
@@ -652,9 +719,27 @@ class AsrEngine:
         return Recognition(heard, intent, round(confidence, 3), language, 0.0, value, transcript=item.text, scores=raw)
 
 
+# Replies that answer any question, a keypad one included: heard from the free transcript.
+_OVERRIDES: Final = (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK)
+
+
 def _enders(model: _Model) -> list[int]:
     """Tokens that end a reply: <|endoftext|> or a closing . ! ?"""
     return [model.tokenizer.eot, *(model.tokens_raw(p)[0] for p in (".", "!", "?"))]
+
+
+def _only_digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _repeats(head: str, rest: str) -> bool:
+    """Does `rest` look like a decoding loop after `head`: the code's start again, or its last one
+    to three digits over and over (at least two digits of either)?"""
+    if len(rest) < 2 or not head:
+        return False
+    if head.startswith(rest[: len(head)]):
+        return True
+    return any(len(head) >= k and (head[-k:] * len(rest)).startswith(rest) for k in (1, 2, 3))
 
 
 def _loud_span(audio: FloatArray, floor_db: float = -40.0, pad_s: float = 0.2) -> tuple[int, int] | None:
