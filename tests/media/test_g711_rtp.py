@@ -10,7 +10,7 @@ from pathlib import Path
 from aiortc.rtp import RtpPacket
 from media_helpers import LOOPBACK, tone
 from obzvon.media import FRAME_BYTES, MediaClock, RtpSession, decode, encode
-from obzvon.media.g711 import rms
+from obzvon.media.g711 import SILENCE_ENCODED, rms
 from obzvon.media.wav import read_wav_8k, write_wav_8k
 
 
@@ -99,9 +99,7 @@ async def test_received_audio_is_rechunked_into_20ms_frames(clock: MediaClock) -
     pcm = tone(0.3)
     for i in range(10):
         chunk = pcm[i * 480 : (i + 1) * 480]
-        pkt = RtpPacket(
-            payload_type=8, sequence_number=i, timestamp=i * 240, ssrc=1, payload=encode(chunk, 8)
-        )
+        pkt = RtpPacket(payload_type=8, sequence_number=i, timestamp=i * 240, ssrc=1, payload=encode(chunk, 8))
         tx.sendto(pkt.serialize(), (LOOPBACK, b.local_port))
     await asyncio.sleep(0.2)
     tx.close()
@@ -141,3 +139,40 @@ async def test_stop_playback_interrupts_and_silence_follows(clock: MediaClock) -
     await b.close()
     assert after and all(rms(f) == 0 for f in after), "silence frames keep the stream steady"
     assert len(frames) < 40
+
+
+async def _sniff_play(clock: MediaClock, session_pt: int, audio: bytes, encoded_as: int | None) -> list[RtpPacket]:
+    """The packets one play() of `audio` puts on the wire, without the silence around it."""
+    loop = asyncio.get_running_loop()
+    transport, sniffer = await loop.create_datagram_endpoint(_Sniffer, local_addr=(LOOPBACK, 0))
+    a = await RtpSession.open(clock)
+    a.connect((LOOPBACK, transport.get_extra_info("sockname")[1]), session_pt)
+    await asyncio.sleep(0.05)
+    assert await a.play(audio, encoded_as=encoded_as) is True
+    await asyncio.sleep(0.1)
+    await a.close()
+    transport.close()
+    packets = [p for _, p in sniffer.packets]
+    start = next(i for i, p in enumerate(packets) if p.payload != SILENCE_ENCODED[session_pt])
+    step = 320 if encoded_as is None else 160
+    return packets[start : start + -(-len(audio) // step)]
+
+
+async def test_stored_g711_in_the_calls_codec_goes_out_as_it_is(clock: MediaClock) -> None:
+    pcm = tone(0.5, 440) + tone(0.05, 1000)  # 27.5 frames: the last packet is padded
+    pcmu = encode(pcm, 0)
+    packets = await _sniff_play(clock, 0, pcmu, encoded_as=0)
+    assert {p.payload_type for p in packets} == {0}
+    assert all(len(p.payload) == 160 for p in packets)
+    assert b"".join(p.payload for p in packets)[: len(pcmu)] == pcmu
+    assert packets[-1].payload[len(pcmu) % 160 :] == b"\xff" * (160 - len(pcmu) % 160)  # µ-law silence
+    # The same packets as PCM16 encoded per frame, the path PCMA calls and older cache entries take.
+    encoded = await _sniff_play(clock, 0, pcm, encoded_as=None)
+    assert [p.payload for p in encoded] == [p.payload for p in packets]
+
+
+async def test_stored_pcmu_on_a_pcma_call_is_transcoded(clock: MediaClock) -> None:
+    pcm = tone(0.2, 440)
+    packets = await _sniff_play(clock, 8, encode(pcm, 0), encoded_as=0)
+    assert {p.payload_type for p in packets} == {8}
+    assert snr_db(pcm, decode(b"".join(p.payload for p in packets), 8)) > 30

@@ -15,7 +15,7 @@ from obzvon.v1 import events_pb2, scripts_pb2
 
 from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.dialog import CalleeHungUp, Reply
-from obzvon_dialer.prompts import Prompts
+from obzvon_dialer.prompts import PromptAudio, Prompts
 from obzvon_dialer.settings import DialerSettings
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,17 @@ EXPECT_TO_UTTERANCE = {
 
 
 class CallChannel:
-    def __init__(self, *, call: OutboundCall, rtp: RtpSession, request: events_pb2.DialRequest, prompts: Prompts,
-                 asr: AsrClient, settings: DialerSettings, on_opt_out: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        *,
+        call: OutboundCall,
+        rtp: RtpSession,
+        request: events_pb2.DialRequest,
+        prompts: Prompts,
+        asr: AsrClient,
+        settings: DialerSettings,
+        on_opt_out: Callable[[], Awaitable[None]],
+    ) -> None:
         self._call = call
         self._rtp = rtp
         self._request = request
@@ -52,28 +61,35 @@ class CallChannel:
         task.cancel()
         raise CalleeHungUp()
 
-    async def _audio(self, text: str) -> bytes:
-        return await self._prompts.audio(text, self._request.voice, self._request.language)
+    async def _audio(self, text: str) -> PromptAudio:
+        # In the call's codec when tts stored it so (PCMU), else PCM16: see prompts.stored_forms.
+        return await self._prompts.audio(text, self._request.voice, self._request.language, self._rtp.payload_type)
+
+    def _play(self, prompt: PromptAudio) -> Awaitable[bool]:
+        return self._rtp.play(prompt.data, encoded_as=prompt.encoded_as)
 
     async def say(self, text: str) -> None:
-        pcm = await self._audio(text)
-        await self._until_hangup(self._rtp.play(pcm))
+        prompt = await self._audio(text)
+        await self._until_hangup(self._play(prompt))
 
     async def ask(self, text: str, node: scripts_pb2.AskNode) -> Reply:
-        pcm = await self._audio(text)
-        return await self._until_hangup(self._ask(pcm, node))
+        prompt = await self._audio(text)
+        return await self._until_hangup(self._ask(prompt, node))
 
-    async def _ask(self, pcm: bytes, node: scripts_pb2.AskNode) -> Reply:
-        prompt_s = len(pcm) / 16000
+    async def _ask(self, prompt: PromptAudio, node: scripts_pb2.AskNode) -> Reply:
         while not self._rtp.dtmf.empty():  # keys pressed before the question don't answer it
             self._rtp.dtmf.get_nowait()
-        play = asyncio.ensure_future(self._rtp.play(pcm))
+        play = asyncio.ensure_future(self._play(prompt))
         # Listening starts with the prompt: speech during it is barge-in and stops the prompt.
-        utterance = asyncio.ensure_future(listen_for_utterance(
-            self._rtp, no_input_timeout=prompt_s + self._settings.no_input_timeout_s,
-            max_utterance_s=self._settings.max_utterance_s, end_silence_ms=self._settings.end_of_speech_ms,
-            on_speech_start=self._rtp.stop_playback,
-        ))
+        utterance = asyncio.ensure_future(
+            listen_for_utterance(
+                self._rtp,
+                no_input_timeout=prompt.duration_s + self._settings.no_input_timeout_s,
+                max_utterance_s=self._settings.max_utterance_s,
+                end_silence_ms=self._settings.end_of_speech_ms,
+                on_speech_start=self._rtp.stop_playback,
+            )
+        )
         digits = asyncio.ensure_future(self._collect_digits(node))
         try:
             done, _ = await asyncio.wait({utterance, digits}, return_when=asyncio.FIRST_COMPLETED)
@@ -90,7 +106,9 @@ class CallChannel:
             return Reply(intent="no_input")
         try:
             result = await self._asr.recognize(
-                call_id=self._call.call_id, request=self._request, audio=audio,
+                call_id=self._call.call_id,
+                request=self._request,
+                audio=audio,
                 expect=EXPECT_TO_UTTERANCE.get(node.expect, events_pb2.UTTERANCE_EXPECT_FREE),
                 choices=list(node.choices),
             )

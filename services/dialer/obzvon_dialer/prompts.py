@@ -1,12 +1,19 @@
-"""Prompt audio: taken from the tts cache in Redis, requested from tts when missing."""
+"""Prompt audio: taken from the tts cache in Redis, requested from tts when missing.
+
+tts stores every prompt as PCM16 and as G.711 µ-law (docs/tts.md). `stored_forms` is where a call's
+codec picks the form it plays: a PCMU call sends the stored µ-law bytes as RTP payloads untouched;
+a PCMA call, or audio cached before tts stored µ-law, plays PCM16 that the RTP session encodes per packet.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from obzvon import keys
-from obzvon.audio import audio_key
+from obzvon.audio import SAMPLE_RATE, audio_key, pcmu_key
 from obzvon.bus import Producer
+from obzvon.media import g711
 from obzvon.topics import TTS_REQUESTS
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
@@ -14,6 +21,27 @@ from redis.asyncio import Redis
 
 class PromptMissing(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class PromptAudio:
+    """One prompt as a call plays it: `RtpSession.play(data, encoded_as=encoded_as)`."""
+
+    data: bytes
+    encoded_as: int | None  # G.711 payload type of data (sent as is); None: PCM16 (encoded per packet)
+
+    @property
+    def duration_s(self) -> float:
+        bytes_per_sample = 2 if self.encoded_as is None else 1
+        return len(self.data) / (bytes_per_sample * SAMPLE_RATE)
+
+
+def stored_forms(key: str, payload_type: int) -> list[tuple[str, int | None]]:
+    """The Redis keys of the stored forms a call in `payload_type` can play, best first, each with its encoding."""
+    pcm16 = (keys.tts_audio(key), None)
+    if payload_type == g711.PT_PCMU:
+        return [(pcmu_key(key), g711.PT_PCMU), pcm16]
+    return [pcm16]
 
 
 class Prompts:
@@ -31,16 +59,17 @@ class Prompts:
             )
         return key
 
-    async def audio(self, text: str, voice: str, language: str) -> bytes:
-        """PCM16 8 kHz of the text; waits for tts up to wait_s."""
+    async def audio(self, text: str, voice: str, language: str, payload_type: int) -> PromptAudio:
+        """The text's audio for a call in `payload_type` (PCMU or PCMA); waits for tts up to wait_s."""
         key = await self.request(text, voice, language)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait_s
         delay = 0.02
         while True:
-            pcm = await self._redis.get(keys.tts_audio(key))
-            if pcm:
-                return pcm if isinstance(pcm, bytes) else pcm.encode("latin-1")
+            for redis_key, encoded_as in stored_forms(key, payload_type):
+                data = await self._redis.get(redis_key)
+                if data:
+                    return PromptAudio(data if isinstance(data, bytes) else data.encode("latin-1"), encoded_as)
             if loop.time() > deadline:
                 raise PromptMissing(f"no audio for prompt {key} after {self._wait_s} s")
             await asyncio.sleep(delay)

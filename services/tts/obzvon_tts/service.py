@@ -1,8 +1,8 @@
 """Consumes tts.requests, renders what is not cached, stores PCM16 and PCMU in Redis, announces tts.ready.
 
 Redis layout per audio key (both with the same TTL, see docs/tts.md):
-  ``keys.tts_audio(k)``            PCM16 little-endian mono 8 kHz (what the dialer reads today)
-  ``keys.tts_audio(k) + ":pcmu"``  the same audio as G.711 µ-law, one byte a sample, ready for RTP
+  ``keys.tts_audio(k)``         PCM16 little-endian mono 8 kHz (the dialer encodes it per packet on PCMA calls)
+  ``obzvon.audio.pcmu_key(k)``  the same audio as G.711 µ-law, one byte a sample, sent as is on PCMU calls
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from obzvon import keys
-from obzvon.audio import SAMPLE_RATE
+from obzvon.audio import SAMPLE_RATE, pcmu_key
 from obzvon.bus import Consumer, Envelope, Producer
 from obzvon.media import g711
 from obzvon.topics import TTS_READY
@@ -23,11 +23,7 @@ from obzvon_tts.settings import TtsSettings
 
 log = logging.getLogger(__name__)
 
-PCMU_SUFFIX = ":pcmu"
-
-
-def pcmu_key(audio_key: str) -> str:
-    return keys.tts_audio(audio_key) + PCMU_SUFFIX
+__all__ = ["TtsService", "pcmu_key"]
 
 
 def _ready(audio_key: str, pcm16_bytes: int) -> events_pb2.TtsReady:
@@ -35,8 +31,14 @@ def _ready(audio_key: str, pcm16_bytes: int) -> events_pb2.TtsReady:
 
 
 class TtsService:
-    def __init__(self, settings: TtsSettings, redis: Redis, producer: Producer,
-                 consumer: Consumer[events_pb2.TtsRequest], engines: dict[str, Engine] | None = None) -> None:
+    def __init__(
+        self,
+        settings: TtsSettings,
+        redis: Redis,
+        producer: Producer,
+        consumer: Consumer[events_pb2.TtsRequest],
+        engines: dict[str, Engine] | None = None,
+    ) -> None:
         self._settings = settings
         self._redis = redis
         self._producer = producer
@@ -106,7 +108,8 @@ class TtsService:
         if len(pcm) > self._settings.max_audio_bytes:
             return events_pb2.TtsReady(
                 audio_key=request.audio_key,
-                error=f"rendered audio of {len(pcm)} bytes is over the bound of {self._settings.max_audio_bytes}")
+                error=f"rendered audio of {len(pcm)} bytes is over the bound of {self._settings.max_audio_bytes}",
+            )
         key = keys.tts_audio(request.audio_key)
         # PCMU first: the dialer polls for the PCM16 key, so when that exists the PCMU one does too.
         async with self._redis.pipeline(transaction=False) as pipe:

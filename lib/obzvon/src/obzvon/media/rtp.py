@@ -40,10 +40,12 @@ def build_telephone_event(digit: str, *, end: bool, duration: int, volume: int =
 
 
 class _Play:
-    __slots__ = ("data", "future", "offset")
+    __slots__ = ("data", "encoded_as", "future", "offset", "step")
 
-    def __init__(self, data: bytes, future: asyncio.Future[bool]) -> None:
+    def __init__(self, data: bytes, encoded_as: int | None, future: asyncio.Future[bool]) -> None:
         self.data = data
+        self.encoded_as = encoded_as  # G.711 payload type of data; None: PCM16
+        self.step = g711.FRAME_BYTES if encoded_as is None else g711.FRAME_SAMPLES  # bytes per 20 ms
         self.offset = 0
         self.future = future
 
@@ -67,6 +69,8 @@ class RtpSession:
 
     Once connected it sends exactly one 20 ms packet per clock tick: queued audio when
     playing, encoded silence otherwise, so the far end's jitter buffer sees a steady stream.
+    Audio is queued as PCM16 (encoded one frame per tick) or as G.711 bytes already in the
+    call's codec (sent as they are, 160 bytes a packet, with no encoding per packet).
     Received audio is re-chunked into 20 ms PCM16 frames whatever the sender's ptime.
     """
 
@@ -118,14 +122,20 @@ class RtpSession:
     def playing(self) -> bool:
         return bool(self._plays)
 
-    async def play(self, pcm16: bytes) -> bool:
-        """Queue audio behind anything already playing; True once all of it was sent."""
+    async def play(self, audio: bytes, *, encoded_as: int | None = None) -> bool:
+        """Queue audio behind anything already playing; True once all of it was sent.
+
+        `audio` is PCM16, or with `encoded_as` G.711 bytes in that payload type: when it is the
+        call's codec they go out untouched, otherwise they are transcoded frame by frame.
+        """
         if self._closed:
             return False
-        if len(pcm16) % 2:
-            pcm16 = pcm16[:-1]
+        if encoded_as is None and len(audio) % 2:
+            audio = audio[:-1]
+        if encoded_as is not None and encoded_as not in g711.CODEC_NAMES:
+            raise ValueError(f"unsupported payload type {encoded_as}")
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._plays.append(_Play(pcm16, fut))
+        self._plays.append(_Play(audio, encoded_as, fut))
         return await fut
 
     def stop_playback(self) -> None:
@@ -174,31 +184,30 @@ class RtpSession:
         if self._dtmf_sending is not None or (self._dtmf_out and self.dtmf_payload_type >= 0):
             self._tick_dtmf()
             return
-        frame = self._next_frame()
-        if frame is None:
-            payload = g711.SILENCE_ENCODED[self.payload_type]
-        else:
-            payload = g711.encode(frame, self.payload_type)
-        self._send(self.payload_type, payload, self._ts, self._marker)
+        self._send(self.payload_type, self._next_payload(), self._ts, self._marker)
         self._marker = False
         self._ts += g711.FRAME_SAMPLES
 
-    def _next_frame(self) -> bytes | None:
+    def _next_payload(self) -> bytes:
+        """The next 20 ms of queued audio in the call's codec, or encoded silence."""
+        pt = self.payload_type
         while self._plays:
             p = self._plays[0]
             if p.future.done():  # the awaiting task was cancelled
                 self._plays.popleft()
                 continue
-            frame = p.data[p.offset : p.offset + g711.FRAME_BYTES]
-            p.offset += g711.FRAME_BYTES
+            chunk = p.data[p.offset : p.offset + p.step]
+            p.offset += p.step
             if p.offset >= len(p.data):
                 self._plays.popleft()
                 # Resolved after this frame is handed to the socket: "played" means "sent".
                 asyncio.get_running_loop().call_soon(_resolve, p.future, True)
-            if len(frame) < g711.FRAME_BYTES:
-                frame = frame + b"\x00" * (g711.FRAME_BYTES - len(frame))
-            return frame
-        return None
+            if p.encoded_as == pt:
+                # Already in the call's codec: the stored bytes are the payload.
+                return chunk.ljust(g711.FRAME_SAMPLES, g711.SILENCE_ENCODED[pt][:1])
+            pcm16 = chunk if p.encoded_as is None else g711.decode(chunk, p.encoded_as)
+            return g711.encode(pcm16.ljust(g711.FRAME_BYTES, b"\x00"), pt)
+        return g711.SILENCE_ENCODED[pt]
 
     def _tick_dtmf(self) -> None:
         # 5 frames of tone, then the end packet three times (RFC 4733 §2.5.1.4).
