@@ -1,7 +1,7 @@
 """Spoken codes (expect="digits"): how often obzvon-asr reads the whole code right. One JSON line.
 
 Random 4-digit codes read digit by digit («Пять, один, восемь, один.», "Five, one, eight, one."),
-every offline voice of tests/asr/asr_voices.py (never espeak-ng for Russian), rendered through the
+every offline voice of tests/asr/asr_voices.py (new ones included) (never espeak-ng for Russian), rendered through the
 8 kHz G.711 line and cached under .local/asr-set/. Compares the engine's digit reading (digit-only
 decoding, AsrEngine._decode_digits) with parsing the free transcript (intents.digits), on the same
 recognitions. Seeds 7-14 were looked at while the digit reading was built ("tuning"); 15-18 were
@@ -37,7 +37,7 @@ SPLITS = {"tuning": (7, 8, 9, 10, 11, 12, 13, 14), "held_out": (15, 16, 17, 18)}
 def build_set(seeds: tuple[int, ...], per_seed: int) -> list[tuple[str, str, str, str, bytes]]:
     """(split seed as text, language, voice, code, pcm16 at 8 kHz)."""
     voices = {
-        lang: [v for v in asr_voices.available_voices(lang) if not (lang == "ru" and v.kind == "espeak")]
+        lang: [v for v in asr_voices.available_voices(lang, new=True) if not (lang == "ru" and v.kind == "espeak")]
         for lang in WORDS
     }
     out: list[tuple[str, str, str, str, bytes]] = []

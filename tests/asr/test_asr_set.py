@@ -1,0 +1,94 @@
+"""The accuracy set of bench/asr_accuracy.py: its parts stay what docs/asr.md says they are.
+
+No Whisper here: items are listed (every voice of asr_voices.VOICES taken as installed), and only
+the renderers added for held_out_v2 are run, each once and only where installed."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import asr_voices
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import asr_accuracy
+
+
+@pytest.fixture
+def every_voice(monkeypatch: pytest.MonkeyPatch) -> None:
+    def listed(language: str | None = None, *, new: bool = False, rejected: bool = False) -> list[asr_voices.Voice]:
+        pool = asr_voices.ORIGINAL_VOICES + (asr_voices.NEW_VOICES if new else ())
+        pool += asr_voices.REJECTED if rejected else ()
+        return [v for v in pool if language is None or v.language == language]
+
+    monkeypatch.setattr(asr_voices, "available_voices", listed)
+
+
+@pytest.mark.usefixtures("every_voice")
+def test_tuning_and_held_out_v1_are_the_original_171() -> None:
+    items = asr_accuracy.v1_items()
+    assert Counter((i.set, i.language) for i in items) == {
+        ("tuning", "ru"): 26,
+        ("tuning", "en"): 54,
+        ("held_out_v1", "ru"): 30,
+        ("held_out_v1", "en"): 61,
+    }
+    assert {i.voice.name for i in items} == set(asr_accuracy.TUNING_VOICES)
+    assert {v.name for v in asr_voices.ORIGINAL_VOICES} == set(asr_accuracy.TUNING_VOICES)
+
+
+@pytest.mark.usefixtures("every_voice")
+def test_held_out_v2_is_new_phrasings_everywhere_and_old_ones_on_new_voices_only() -> None:
+    items = asr_accuracy.v2_items()
+    assert len(items) == 593
+    old = {text for phrases in asr_accuracy.PHRASES.values() for text, _ in phrases}
+    new = {text for phrases in asr_accuracy.NEW_PHRASES.values() for text, _ in phrases}
+    assert not old & new
+    for i in items:
+        assert (i.text in new) == (i.part == "new_text")
+        if i.part == "old_text":
+            assert i.voice.name not in asr_accuracy.TUNING_VOICES
+    # No reply of held_out_v2 is one of the original set's (same voice, text and condition).
+    v1 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v1_items()}
+    assert not v1 & {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
+
+
+def test_new_phrasings_cover_every_intent_in_both_languages() -> None:
+    for language, phrases in asr_accuracy.NEW_PHRASES.items():
+        counts = Counter(intent for _, intent in phrases)
+        assert set(counts) == {"yes", "no", "opt_out", "callback", "operator", "other"}, language
+        assert min(counts.values()) >= 2, (language, counts)
+
+
+def test_other_benches_and_tests_see_only_the_original_voices_unless_asked() -> None:
+    names = {v.name for v in asr_voices.available_voices()}
+    assert names <= set(asr_accuracy.TUNING_VOICES)
+
+
+def test_russian_is_never_judged_on_a_voice_whisper_cannot_understand() -> None:
+    russian = [v for v in asr_voices.VOICES if v.language == "ru"]
+    assert all(v.kind == "festival" for v in russian)
+    assert not {v.name for v in asr_voices.VOICES} & {v.name for v in asr_voices.REJECTED}
+
+
+def test_cache_keys_of_the_original_voices_did_not_move() -> None:
+    # Renderings under .local/asr-set/ were keyed on Voice's repr before pitch_cents/tempo existed.
+    nsh = next(v for v in asr_voices.VOICES if v.name == "festival-ru-nsh")
+    assert asr_voices._cache_id(nsh) == (
+        "Voice(name='festival-ru-nsh', language='ru', kind='festival', arg='voice_msu_ru_nsh_clunits')"
+    )
+    hi = next(v for v in asr_voices.VOICES if v.name == "festival-ru-nsh-pseudo-hi")
+    assert hi.pseudo and "pitch_cents=400" in asr_voices._cache_id(hi)
+
+
+@pytest.mark.parametrize("name", ["flite-en-slt", "festival-en-ked", "rutts-ru-m"])
+def test_added_renderers_make_telephone_audio(name: str) -> None:
+    voice = next(v for v in asr_voices.VOICES + asr_voices.REJECTED if v.name == name)
+    if not asr_voices._available(voice):
+        pytest.skip(f"{name} is not installed (deploy/local/setup.sh; retro-ru-tts from PyPI)")
+    text = "Да, конечно." if voice.language == "ru" else "Yes, of course."
+    pcm = asr_voices.telephone(voice, text)
+    assert 0.8 * asr_voices.RATE * 2 < len(pcm) < 5 * asr_voices.RATE * 2  # 0.8-5 s of PCM16 at 8 kHz
