@@ -27,8 +27,11 @@ def main() -> None:
     sim_port = free_port(kind=2)
     ground_truth = workdir / "ground-truth.jsonl"
     numbers = numbers_awake_now(contacts)
-    stack = DevStack(workdir=workdir, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
-                     extra_env={"OBZVON_REDIS_URL": "redis://127.0.0.1:6379/2", "OBZVON_RING_TIMEOUT_S": "5"})
+    stack = DevStack(
+        workdir=workdir,
+        topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
+        extra_env={"OBZVON_REDIS_URL": "redis://127.0.0.1:6379/2", "OBZVON_RING_TIMEOUT_S": "5"},
+    )
     sim = start_phonesim(workdir, sim_port=sim_port, ground_truth=ground_truth, mix="yes=0.7,no=0.3")
     api = ApiClient(stack)
     try:
@@ -46,14 +49,23 @@ def main() -> None:
         stack.stop()
         stop_process(sim)
     truth = read_ground_truth(ground_truth, {n.lstrip("+") for n in numbers})
-    print(json.dumps({
-        "bench": "campaign_throughput", "contacts": contacts, "max_concurrent_calls": max_calls,
-        "wall_s": round(wall_s, 1), "answered": report.answered,
-        "answered_calls_per_min": round(report.answered / wall_s * 60, 1),
-        "yes": report.yes, "ground_truth_yes": truth.yes, "outcomes": dict(report.outcomes),
-        "matches_ground_truth": (report.attempts, report.answered, report.yes)
-        == (truth.attempts, truth.answered, truth.yes),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "campaign_throughput",
+                "contacts": contacts,
+                "max_concurrent_calls": max_calls,
+                "wall_s": round(wall_s, 1),
+                "answered": report.answered,
+                "answered_calls_per_min": round(report.answered / wall_s * 60, 1),
+                "yes": report.yes,
+                "ground_truth_yes": truth.yes,
+                "outcomes": dict(report.outcomes),
+                "matches_ground_truth": (report.attempts, report.answered, report.yes)
+                == (truth.attempts, truth.answered, truth.yes),
+            }
+        )
+    )
     sys.stdout.flush()
 
 

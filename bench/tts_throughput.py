@@ -24,12 +24,16 @@ from obzvon_tts.settings import TtsSettings
 from redis.asyncio import Redis
 
 PROMPTS = {
-    "ru": ["Здравствуйте, Иван Петрович! Клиника «Здоровье» напоминает о приёме 25.12.2026 в 10:30.",
-           "Вы придёте? Скажите да или нет, или нажмите 1 или 2.",
-           "Задолженность 1500 руб. Оплатите до 01.03, пожалуйста."],
-    "en": ["Hello, John! Health Clinic reminds you of your appointment on 12/25/2026 at 10:30.",
-           "Will you come? Say yes or no, or press 1 or 2.",
-           "Your balance is $1,500.50. Please pay by March 1st."],
+    "ru": [
+        "Здравствуйте, Иван Петрович! Клиника «Здоровье» напоминает о приёме 25.12.2026 в 10:30.",
+        "Вы придёте? Скажите да или нет, или нажмите 1 или 2.",
+        "Задолженность 1500 руб. Оплатите до 01.03, пожалуйста.",
+    ],
+    "en": [
+        "Hello, John! Health Clinic reminds you of your appointment on 12/25/2026 at 10:30.",
+        "Will you come? Say yes or no, or press 1 or 2.",
+        "Your balance is $1,500.50. Please pay by March 1st.",
+    ],
 }
 SECONDS_PER_ENGINE = 8.0
 
@@ -51,8 +55,12 @@ async def engine_rate(engine: str, voice: str, language: str) -> dict[str, float
         chars += len(text)
         renders += 1
     wall = time.perf_counter() - start
-    return {"chars_per_s_per_core": round(chars / wall, 1), "renders": renders,
-            "render_ms_p50": pct(latencies, 0.5), "render_ms_p95": pct(latencies, 0.95)}
+    return {
+        "chars_per_s_per_core": round(chars / wall, 1),
+        "renders": renders,
+        "render_ms_p50": pct(latencies, 0.5),
+        "render_ms_p95": pct(latencies, 0.95),
+    }
 
 
 async def cache_hits(n: int = 300) -> dict[str, float]:
@@ -78,16 +86,24 @@ async def cache_hits(n: int = 300) -> dict[str, float]:
             handle.append((time.perf_counter() - t0) * 1000)
         await consumer.stop()  # never started; closing it keeps aiokafka from warning at exit
     await redis.aclose()
-    return {"lookup_p50_ms": pct(lookup, 0.5), "lookup_p95_ms": pct(lookup, 0.95),
-            "handle_p50_ms": pct(handle, 0.5), "handle_p95_ms": pct(handle, 0.95),
-            "mean_lookup_ms": round(statistics.fmean(lookup), 3)}
+    return {
+        "lookup_p50_ms": pct(lookup, 0.5),
+        "lookup_p95_ms": pct(lookup, 0.95),
+        "handle_p50_ms": pct(handle, 0.5),
+        "handle_p95_ms": pct(handle, 0.95),
+        "mean_lookup_ms": round(statistics.fmean(lookup), 3),
+    }
 
 
 async def main() -> None:
     result: dict[str, object] = {"bench": "tts_throughput"}
     engines: dict[str, object] = {}
-    for name, voice, language in (("espeak-ng", "espeak-ng:ru", "ru"), ("festival", "festival:ru", "ru"),
-                                  ("festival-en", "festival:en", "en"), ("piper", "piper:en", "en")):
+    for name, voice, language in (
+        ("espeak-ng", "espeak-ng:ru", "ru"),
+        ("festival", "festival:ru", "ru"),
+        ("festival-en", "festival:en", "en"),
+        ("piper", "piper:en", "en"),
+    ):
         if voice.partition(":")[2] in ENGINES[voice.partition(":")[0]].voices():
             engines[name] = await engine_rate(name, voice, language)
     result["engines"] = engines

@@ -58,6 +58,16 @@ CASES: list[tuple[str, str, str]] = [
     ("en", "Call me back later", "callback"),
     ("en", "Not now, I'm driving", "callback"),
     ("en", "No, call me back tomorrow", "callback"),
+    ("en", "Could you try again in an hour?", "callback"),
+    ("en", "This isn't a good time.", "callback"),
+    ("ru", "Наберите через час.", "callback"),
+    ("ru", "Давайте в другой раз.", "callback"),  # «давайте» alone is yes; «в другой раз» asks for later
+    ("ru", "Можно с менеджером поговорить?", "operator"),
+    ("ru", "Можно?", "other"),  # a question back, not an answer
+    ("ru", "Нуда.", "yes"),  # Whisper's spelling of «ну да»
+    ("ru", "Не беспокойте меня больше.", "opt_out"),
+    ("en", "Transfer me to one of your agents.", "operator"),
+    ("en", "Put me on your do not call list.", "opt_out"),
     ("en", "Can I talk to an operator?", "operator"),
     ("en", "I want a real person", "operator"),
     ("en", "I don't know", "other"),

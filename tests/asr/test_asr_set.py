@@ -56,11 +56,44 @@ def test_held_out_v2_is_new_phrasings_everywhere_and_old_ones_on_new_voices_only
     assert not v1 & {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
 
 
+@pytest.mark.usefixtures("every_voice")
+def test_held_out_v3_is_its_own_phrasings_on_every_voice_in_conditions_v2_never_had() -> None:
+    items = asr_accuracy.v3_items()
+    assert len(items) == 384  # ru: 24 x 3 voices x 2 conditions; en: 24 x 10 voices x 1
+    assert Counter(i.language for i in items) == {"ru": 144, "en": 240}
+    assert {i.set for i in items} == {"held_out_v3"} and {i.part for i in items} == {"new_text"}
+    assert {i.voice.name for i in items} == {v.name for v in asr_voices.VOICES}
+    earlier = {
+        text
+        for lists in (asr_accuracy.PHRASES, asr_accuracy.NEW_PHRASES)
+        for phrases in lists.values()
+        for text, _ in phrases
+    }
+    v3 = {(language, text) for language, phrases in asr_accuracy.V3_PHRASES.items() for text, _ in phrases}
+    assert len(v3) == 48 and not earlier & {text for _, text in v3}
+    assert {(i.language, i.text) for i in items} == v3
+    assert not set(asr_accuracy.V3_VARIANTS) & set(asr_accuracy.V2_VARIANTS + asr_accuracy.VARIANTS)
+    # No reply is one of v1's or v2's (same voice, text and condition), and every voice meets
+    # several conditions.
+    rows = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
+    v1 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v1_items()}
+    v2 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v2_items()}
+    assert not rows & (v1 | v2)
+    for voice in asr_voices.VOICES:
+        assert len({(i.tempo, i.pitch, i.noise) for i in items if i.voice == voice}) >= 4, voice.name
+    assert Counter(i.set for i in asr_accuracy.set_items("all"))["held_out_v3"] == 384
+
+
 def test_new_phrasings_cover_every_intent_in_both_languages() -> None:
     for language, phrases in asr_accuracy.NEW_PHRASES.items():
         counts = Counter(intent for _, intent in phrases)
         assert set(counts) == {"yes", "no", "opt_out", "callback", "operator", "other"}, language
         assert min(counts.values()) >= 2, (language, counts)
+    for language, phrases in asr_accuracy.V3_PHRASES.items():
+        assert len(phrases) == 24, language
+        counts = Counter(intent for _, intent in phrases)
+        assert set(counts) == {"yes", "no", "opt_out", "callback", "operator", "other"}, language
+        assert min(counts.values()) >= 3, (language, counts)
 
 
 def test_other_benches_and_tests_see_only_the_original_voices_unless_asked() -> None:
