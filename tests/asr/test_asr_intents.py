@@ -68,6 +68,28 @@ CASES: list[tuple[str, str, str]] = [
     ("ru", "Не беспокойте меня больше.", "opt_out"),
     ("en", "Transfer me to one of your agents.", "operator"),
     ("en", "Put me on your do not call list.", "opt_out"),
+    # Requests recognised by a verb and its object anywhere in the reply (intents.CUES).
+    ("en", "Lose my number.", "opt_out"),
+    ("en", "Delete my details from your system.", "opt_out"),
+    ("en", "I don't want any more of these calls.", "opt_out"),
+    ("ru", "Я не хочу, чтобы мне звонили.", "opt_out"),
+    ("ru", "Вычеркните мой номер.", "opt_out"),
+    ("en", "I'd rather talk to a receptionist.", "operator"),
+    ("ru", "Я хочу поговорить с администратором.", "operator"),
+    ("ru", "С роботом разговаривать не буду, дайте человека.", "operator"),
+    ("en", "Ring me tomorrow afternoon.", "callback"),
+    ("ru", "Давайте созвонимся в понедельник.", "callback"),
+    ("ru", "Позвоните после обеда.", "callback"),
+    ("en", "I don't want to come, call me next week.", "callback"),
+    ("en", "Count me in.", "yes"),
+    ("en", "No problem.", "yes"),
+    ("ru", "Почему бы и нет.", "yes"),
+    ("en", "No way.", "no"),
+    ("ru", "Ни за что.", "no"),
+    ("ru", "Отменяйте запись.", "no"),
+    ("en", "Yes, I'll call you if anything changes.", "yes"),
+    ("en", "Absolutely not.", "no"),
+    ("ru", "Никуда я не пойду.", "no"),
     ("en", "Can I talk to an operator?", "operator"),
     ("en", "I want a real person", "operator"),
     ("en", "I don't know", "other"),
@@ -111,7 +133,8 @@ def test_classify_tolerates_misspelt_long_phrases(language: str, text: str, expe
 
 
 def test_fuzzy_matching_can_be_turned_off() -> None:
-    assert intents.classify("удалитель мой номер", "ru", fuzzy=False) == "other"
+    assert intents.classify("Please remove my umber.", "en", fuzzy=False) == "other"
+    assert intents.classify("Please remove my umber.", "en") == "opt_out"
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,48 @@ def test_held_out_v3_is_its_own_phrasings_on_every_voice_in_conditions_v2_never_
     assert Counter(i.set for i in asr_accuracy.set_items("all"))["held_out_v3"] == 384
 
 
+def _plain(text: str) -> str:
+    """A phrasing without case, punctuation and spacing: "Да, конечно." and "да конечно" are one."""
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower().replace("ё", "е")).split())
+
+
+@pytest.mark.usefixtures("every_voice")
+def test_held_out_v4_is_its_own_phrasings_on_every_voice_in_conditions_no_earlier_set_had() -> None:
+    items = asr_accuracy.v4_items()
+    assert len(items) == 384  # ru: 24 x 3 voices x 2 conditions; en: 24 x 10 voices x 1
+    assert Counter(i.language for i in items) == {"ru": 144, "en": 240}
+    assert {i.set for i in items} == {"held_out_v4"} and {i.part for i in items} == {"new_text"}
+    assert {i.voice.name for i in items} == {v.name for v in asr_voices.VOICES}
+    earlier = {
+        _plain(text)
+        for lists in (asr_accuracy.PHRASES, asr_accuracy.NEW_PHRASES, asr_accuracy.V3_PHRASES)
+        for phrases in lists.values()
+        for text, _ in phrases
+    }
+    v4 = {(language, text) for language, phrases in asr_accuracy.V4_PHRASES.items() for text, _ in phrases}
+    assert len(v4) == 48 and len({_plain(text) for _, text in v4}) == 48
+    assert not earlier & {_plain(text) for _, text in v4}
+    assert {(i.language, i.text) for i in items} == v4
+    older = asr_accuracy.VARIANTS + asr_accuracy.V2_VARIANTS + asr_accuracy.V3_VARIANTS
+    assert len(set(asr_accuracy.V4_VARIANTS)) == 6 and not set(asr_accuracy.V4_VARIANTS) & set(older)
+    # No reply is one of v1's, v2's or v3's (same voice, text and condition), and every voice
+    # meets several conditions.
+    rows = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
+    before = asr_accuracy.v1_items() + asr_accuracy.v2_items() + asr_accuracy.v3_items()
+    assert not rows & {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in before}
+    for voice in asr_voices.VOICES:
+        assert len({(i.tempo, i.pitch, i.noise) for i in items if i.voice == voice}) >= 4, voice.name
+    assert Counter(i.set for i in asr_accuracy.set_items("all"))["held_out_v4"] == 384
+    assert Counter(i.set for i in asr_accuracy.set_items("held_out_v4")) == {"held_out_v4": 384}
+
+
+@pytest.mark.usefixtures("every_voice")
+def test_held_out_v4_splits_give_its_new_voices_part() -> None:
+    names = Counter(name for i in asr_accuracy.v4_items() for name in asr_accuracy.split_names(i))
+    # Not on a new voice: festival-ru-nsh (24 x 2 conditions) and the five English tuning voices (24 x 5).
+    assert names == {"held_out_v4": 384, "held_out_v4/new_text": 384, "held_out_v4/new_text_new_voice": 216}
+
+
 def test_new_phrasings_cover_every_intent_in_both_languages() -> None:
     for language, phrases in asr_accuracy.NEW_PHRASES.items():
         counts = Counter(intent for _, intent in phrases)
@@ -94,6 +136,9 @@ def test_new_phrasings_cover_every_intent_in_both_languages() -> None:
         counts = Counter(intent for _, intent in phrases)
         assert set(counts) == {"yes", "no", "opt_out", "callback", "operator", "other"}, language
         assert min(counts.values()) >= 3, (language, counts)
+    for language, phrases in asr_accuracy.V4_PHRASES.items():
+        counts = Counter(intent for _, intent in phrases)
+        assert counts == dict.fromkeys(("yes", "no", "opt_out", "callback", "operator", "other"), 4), language
 
 
 def test_other_benches_and_tests_see_only_the_original_voices_unless_asked() -> None:

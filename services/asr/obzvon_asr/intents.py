@@ -56,6 +56,7 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "не беспок*",
             "забудьте мой номер",
             "отстаньте",
+            "названива*",
         ),
         "en": (
             "stop",
@@ -79,6 +80,8 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "leave me alone",
             "no more calls",
             "don't ever call",
+            "quit calling",
+            "no more of these calls",
         ),
     },
     OPERATOR: {
@@ -94,6 +97,11 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "специалист*",
             "сотрудник*",
             "консультант*",
+            "администратор*",
+            "регистратур*",
+            "дайте человека",
+            "позовите человека",
+            "с роботом",
         ),
         "en": (
             "operator",
@@ -108,6 +116,10 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "talk to someone",
             "connect me",
             "transfer me",
+            "receptionist",
+            "somebody real",
+            "not a robot",
+            "to a robot",
         ),
     },
     CALLBACK: {
@@ -135,6 +147,12 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "через пару часов",
             "в другой раз",
             "в другое время",
+            "созвон*",
+            "звякн*",
+            "не до этого",
+            "не до того",
+            "на совещании",
+            "на встрече",
             "я занят",
             "я занята",
             "занят сейчас",
@@ -168,6 +186,11 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "call tomorrow",
             "call me in",
             "in a meeting",
+            "bad timing",
+            "bad moment",
+            "ring me",
+            "ring back",
+            "try me",
             "can't talk",
             "cant talk",
             "cannot talk",
@@ -187,6 +210,16 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "не смогу",
             "не буду",
             "отказываюсь",
+            "не пойду",
+            "не приеду",
+            "не подъеду",
+            "не сможем",
+            "не придем",
+            "ни за что",
+            "не получится",
+            "не выйдет",
+            "другие планы",
+            "отмен*",
             "откажусь",
             "ни в коем случае",
             "не согласен",
@@ -210,7 +243,20 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "i can't make it",
             "i cannot make it",
             "i can't come",
-            "cancel",
+            "cancel*",
+            "absolutely not",
+            "of course not",
+            "certainly not",
+            "definitely not",
+            "surely not",
+            "not at all",
+            "not going",
+            "unable to",
+            "won't make it",
+            "no way",
+            "not coming",
+            "won't be coming",
+            "other plans",
             "don't want",
             "do not want",
             "not really",
@@ -245,6 +291,14 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "непременно",
             "так точно",
             "да да",
+            "как штык",
+            "подойду",
+            "само собой",
+            "а как же",
+            "еще бы",
+            "не вопрос",
+            "без проблем",
+            "почему бы и нет",
         ),
         "en": (
             "yes",
@@ -270,8 +324,159 @@ PHRASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "uh huh",
             "affirmative",
             "right",
+            "count me in",
+            "you bet",
+            "for sure",
+            "sure thing",
+            "works for me",
+            "that works",
+            "sounds great",
+            "i'll come",
+            "i will come",
+            "i'll be",
+            "no problem",
+            "why not",
         ),
     },
+}
+
+# Yes phrasings built from a negation («не вопрос», «почему бы и нет», "no problem"): checked
+# before the no phrases, which would otherwise read them as a refusal.
+YES_DESPITE_NEGATION: Final[tuple[str, ...]] = (
+    "не вопрос",
+    "почему бы и нет",
+    "почему бы нет",
+    "no problem",
+    "why not",
+)
+
+# Requests people word in many ways, recognised by two kinds of word in one reply rather than by
+# a fixed phrase: a verb of the request and its object («вычеркните мой номер», "delete my details
+# from your system", "ring me tomorrow afternoon", «созвонимся в понедельник»). Each rule is
+# (first words, second words); "*" matches any ending. Checked in PRIORITY order after the
+# phrases of the same intent.
+_REMOVE = (
+    "удал*",
+    "убер*",
+    "убр*",
+    "вычеркн*",
+    "забуд*",
+    "сотр*",
+    "исключ*",
+    "remove",
+    "delete",
+    "lose",
+    "forget",
+    "erase",
+    "wipe",
+    "scratch",
+)
+_MY_DATA = (
+    "номер*",
+    "данн*",
+    "списк*",
+    "список",
+    "контакт*",
+    "базы",
+    "базу",
+    "number",
+    "details",
+    "data",
+    "list",
+    "contact*",
+    "info",
+    "information",
+    "records",
+)
+_NOT_WANT = (
+    "не хочу",
+    "не надо",
+    "не нужно",
+    "хватит",
+    "прекрат*",
+    "перестан*",
+    "больше не",
+    "don't want",
+    "do not want",
+    "no more",
+    "enough",
+    "stop",
+    "quit",
+    "not want",
+)
+_CALLS = ("звонк*", "звонили", "звонить", "звонят", "calls", "calling", "called")
+_TALK = (
+    "поговор*",
+    "говорить",
+    "разговар*",
+    "свяж*",
+    "соедин*",
+    "переключ*",
+    "дайте",
+    "позовите",
+    "talk",
+    "speak",
+    "speaking",
+    "connect",
+    "transfer",
+    "put me",
+)
+_PERSON = (
+    "человек*",
+    "людьми",
+    "живой",
+    "живым",
+    "person",
+    "human*",
+    "someone",
+    "somebody",
+    "people",
+    "staff",
+    "manager",
+    "receptionist",
+)
+_CALL_AGAIN = ("позвон*", "набер*", "набир*", "звякн*", "созвон*", "call", "ring", "try", "phone", "reach")
+_WHEN = (
+    "завтра",
+    "послезавтра",
+    "вечер*",
+    "утр*",
+    "днем",
+    "обед*",
+    "понедельник*",
+    "вторник*",
+    "сред*",
+    "четверг*",
+    "пятниц*",
+    "суббот*",
+    "воскресен*",
+    "недел*",
+    "час*",
+    "минут*",
+    "позже",
+    "потом",
+    "tomorrow",
+    "tonight",
+    "later",
+    "afternoon",
+    "morning",
+    "evening",
+    "week",
+    "weekend",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "hour*",
+    "minute*",
+)
+CUES: Final[dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]] = {
+    OPT_OUT: ((_REMOVE, _MY_DATA), (_NOT_WANT, _CALLS)),
+    OPERATOR: ((_TALK, _PERSON),),
+    CALLBACK: ((_CALL_AGAIN, _WHEN),),
 }
 
 # Phrases that cancel a yes/no reading: «не знаю» contains no "no" word but also is no answer.
@@ -355,13 +560,26 @@ def classify(text: str, language: str | None = None, *, fuzzy: bool = True) -> s
     for intent in PRIORITY:
         if unsure and intent in (YES, NO):
             return OTHER
+        if intent == NO and any(contains(words, p) for p in YES_DESPITE_NEGATION):
+            return YES
         if any(contains(words, p) for p in _phrases(PHRASES[intent], language)):
             return intent
+        if any(_cued(words, first, second) for first, second in CUES.get(intent, ())):
+            return intent
     if fuzzy:
+        negated = bool(NEGATIONS & set(words))
         for intent in PRIORITY:
+            # A near miss is never read as yes in a reply that says «не» or "not" anywhere:
+            # «Никуда я не пойду» came within the fuzzy ratio of a yes phrase.
+            if intent == YES and negated:
+                continue
             if any(_near(words, p) for p in _phrases(PHRASES[intent], language)):
                 return intent
     return OTHER
+
+
+def _cued(words: list[str], first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    return any(contains(words, a) for a in first) and any(contains(words, b) for b in second)
 
 
 def _near(words: list[str], phrase: str) -> bool:
