@@ -162,11 +162,11 @@ def test_cache_keys_of_the_original_voices_did_not_move() -> None:
     assert hi.pseudo and "pitch_cents=400" in asr_voices._cache_id(hi)
 
 
-@pytest.mark.parametrize("name", ["flite-en-slt", "festival-en-ked", "rutts-ru-m"])
+# The rejected ru_tts voice is not a dependency (its figures are in docs/asr.md), so not checked here.
+@pytest.mark.parametrize("name", ["flite-en-slt", "festival-en-ked"])
 def test_added_renderers_make_telephone_audio(name: str) -> None:
-    voice = next(v for v in asr_voices.VOICES + asr_voices.REJECTED if v.name == name)
-    if not asr_voices._available(voice):
-        pytest.skip(f"{name} is not installed (deploy/local/setup.sh; retro-ru-tts from PyPI)")
+    voice = next(v for v in asr_voices.VOICES if v.name == name)
+    assert asr_voices._available(voice), f"{name} is not installed: run deploy/local/setup.sh"
     text = "Да, конечно." if voice.language == "ru" else "Yes, of course."
     pcm = asr_voices.telephone(voice, text)
     assert 0.8 * asr_voices.RATE * 2 < len(pcm) < 5 * asr_voices.RATE * 2  # 0.8-5 s of PCM16 at 8 kHz
