@@ -1,6 +1,6 @@
 """Whisper recognition of callee replies, sized for telephone answers.
 
-Three things differ from running faster-whisper's `transcribe()` on each reply:
+What differs from running faster-whisper's `transcribe()` on each reply:
 
 * The encoder window is sized to the utterance (CTranslate2 accepts fewer than Whisper's 3,000 mel
   frames). A 1 s «да» padded to 30 s costs as much as a 10 s sentence; a 7.5 s window cuts the
@@ -12,6 +12,7 @@ Three things differ from running faster-whisper's `transcribe()` on each reply:
   one more competing path, so a reply that is none of the phrasings comes out as what it is.
 * A yes/no reply whose free transcript already is an expected answer, read fluently, skips the
   scoring call (a third of a short reply's CPU).
+* Spoken codes are read by a decode that may write digits only, cut where it starts to loop.
 * Requests that arrive together are encoded and scored as one batch.
 """
 
