@@ -280,7 +280,8 @@ def telephone(
         effects += ["highpass", "300", "lowpass", "3400", "rate", "-v", str(RATE)]
         # Quarter-second of silence either side, as the dialer's VAD leaves around an utterance.
         effects += ["pad", "0.25", "0.25", "gain", "-n", "-3"]
-        pcm = _run(["sox", "-V1", str(raw), "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-", *effects])
+        # -R: repeatable dither, so a fresh checkout renders the same audio the tests were written on.
+        pcm = _run(["sox", "-R", "-V1", str(raw), "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-", *effects])
     if noise_db is not None:
         rng = np.random.default_rng(seed)
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
