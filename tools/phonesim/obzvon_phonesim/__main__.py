@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--early-hangup-s", type=float, default=1.0)
     s.add_argument("--listen-timeout-s", type=float, default=15.0)
     s.add_argument("--max-call-s", type=float, default=60.0)
+    s.add_argument(
+        "--end-silence-ms", type=int, default=700, help="robot silence that ends its turn (the phone then replies)"
+    )
     s.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -67,6 +70,7 @@ async def _serve(args: argparse.Namespace) -> None:
         early_hangup_s=args.early_hangup_s,
         listen_timeout_s=args.listen_timeout_s,
         max_call_s=args.max_call_s,
+        end_silence_ms=args.end_silence_ms,
     ) as sim:
         # Parents (tests, scripts) wait for this line before dialling.
         print(f"obzvon-phonesim listening on 127.0.0.1:{sim.port}", flush=True)

@@ -128,7 +128,11 @@ def start_phonesim(workdir: Path, *, sim_port: int, ground_truth: Path, mix: str
     argv = [bin_path("obzvon-phonesim"), "serve", "--sip-port", str(sim_port), "--ground-truth", str(ground_truth),
             "--seed", str(seed), "--mix", mix,
             # the robot speaks its disclosure, greeting and question before the callee answers
-            "--listen-timeout-s", "60"]
+            "--listen-timeout-s", "60",
+            # A callee who waits 2 s of robot silence before answering: when tts is slow to render a
+            # personal prompt, the robot pauses between nodes, and with 700 ms the phone answered
+            # into that pause, before the question, and was then silent (a flaky demo test).
+            "--end-silence-ms", "2000"]
     for rule in rules:
         argv += ["--rule", rule]
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
