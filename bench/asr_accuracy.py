@@ -34,6 +34,7 @@ import json
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -436,36 +437,36 @@ def v2_items() -> list[Item]:
     return out
 
 
-def v3_items() -> list[Item]:
-    """V3_PHRASES x every voice; conditions cycled from V3_VARIANTS at other offsets than v2's."""
+def _blind_items(
+    name: str,
+    phrases: dict[str, list[tuple[str, str]]],
+    variants: list[tuple[float, int, float | None]],
+    cycle: Callable[[int, int, int], int],
+) -> list[Item]:
+    """A blind set: its phrasings x every voice, conditions taken from `variants` at
+    cycle(phrasing index, voice index, condition index); as in v2, two conditions per Russian
+    reply and one per English."""
     out: list[Item] = []
-    for language, phrases in V3_PHRASES.items():
+    for language, language_phrases in phrases.items():
         for vi, voice in enumerate(voices(language)):
-            for pi, (text, intent) in enumerate(phrases):
-                seed = zlib.crc32(f"v3|{voice.name}|{text}".encode())
-                for k in range(V2_CONDITIONS[language]):  # as in v2: two per Russian reply, one per English
-                    tempo, pitch, noise = V3_VARIANTS[(pi + 3 * vi + 2 * k + 1) % len(V3_VARIANTS)]
+            for pi, (text, intent) in enumerate(language_phrases):
+                seed = zlib.crc32(f"{name.removeprefix('held_out_')}|{voice.name}|{text}".encode())
+                for k in range(V2_CONDITIONS[language]):
+                    tempo, pitch, noise = variants[cycle(pi, vi, k) % len(variants)]
                     if voice.pseudo:
                         pitch = 0
-                    item = Item("held_out_v3", "new_text", language, voice, text, intent, tempo, pitch, noise, seed)
-                    out.append(item)
+                    out.append(Item(name, "new_text", language, voice, text, intent, tempo, pitch, noise, seed))
     return out
+
+
+def v3_items() -> list[Item]:
+    """V3_PHRASES x every voice; conditions cycled from V3_VARIANTS at other offsets than v2's."""
+    return _blind_items("held_out_v3", V3_PHRASES, V3_VARIANTS, lambda pi, vi, k: pi + 3 * vi + 2 * k + 1)
 
 
 def v4_items() -> list[Item]:
     """V4_PHRASES x every voice; conditions cycled from V4_VARIANTS by another cycle than v3's."""
-    out: list[Item] = []
-    for language, phrases in V4_PHRASES.items():
-        for vi, voice in enumerate(voices(language)):
-            for pi, (text, intent) in enumerate(phrases):
-                seed = zlib.crc32(f"v4|{voice.name}|{text}".encode())
-                for k in range(V2_CONDITIONS[language]):  # as in v2, v3: two per Russian reply, one per English
-                    tempo, pitch, noise = V4_VARIANTS[(5 * pi + 2 * vi + 3 * k + 4) % len(V4_VARIANTS)]
-                    if voice.pseudo:
-                        pitch = 0
-                    item = Item("held_out_v4", "new_text", language, voice, text, intent, tempo, pitch, noise, seed)
-                    out.append(item)
-    return out
+    return _blind_items("held_out_v4", V4_PHRASES, V4_VARIANTS, lambda pi, vi, k: 5 * pi + 2 * vi + 3 * k + 4)
 
 
 def set_items(which: str) -> list[Item]:

@@ -52,8 +52,7 @@ def test_held_out_v2_is_new_phrasings_everywhere_and_old_ones_on_new_voices_only
         if i.part == "old_text":
             assert i.voice.name not in asr_accuracy.TUNING_VOICES
     # No reply of held_out_v2 is one of the original set's (same voice, text and condition).
-    v1 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v1_items()}
-    assert not v1 & {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
+    assert not _renderings(asr_accuracy.v1_items()) & _renderings(items)
 
 
 @pytest.mark.usefixtures("every_voice")
@@ -75,13 +74,15 @@ def test_held_out_v3_is_its_own_phrasings_on_every_voice_in_conditions_v2_never_
     assert not set(asr_accuracy.V3_VARIANTS) & set(asr_accuracy.V2_VARIANTS + asr_accuracy.VARIANTS)
     # No reply is one of v1's or v2's (same voice, text and condition), and every voice meets
     # several conditions.
-    rows = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
-    v1 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v1_items()}
-    v2 = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in asr_accuracy.v2_items()}
-    assert not rows & (v1 | v2)
+    assert not _renderings(items) & _renderings(asr_accuracy.v1_items() + asr_accuracy.v2_items())
     for voice in asr_voices.VOICES:
         assert len({(i.tempo, i.pitch, i.noise) for i in items if i.voice == voice}) >= 4, voice.name
     assert Counter(i.set for i in asr_accuracy.set_items("all"))["held_out_v3"] == 384
+
+
+def _renderings(items: list[asr_accuracy.Item]) -> set[tuple[str, str, float, int, float | None]]:
+    """What makes one rendering: voice, sentence and condition."""
+    return {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
 
 
 def _plain(text: str) -> str:
@@ -110,9 +111,8 @@ def test_held_out_v4_is_its_own_phrasings_on_every_voice_in_conditions_no_earlie
     assert len(set(asr_accuracy.V4_VARIANTS)) == 6 and not set(asr_accuracy.V4_VARIANTS) & set(older)
     # No reply is one of v1's, v2's or v3's (same voice, text and condition), and every voice
     # meets several conditions.
-    rows = {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in items}
     before = asr_accuracy.v1_items() + asr_accuracy.v2_items() + asr_accuracy.v3_items()
-    assert not rows & {(i.voice.name, i.text, i.tempo, i.pitch, i.noise) for i in before}
+    assert not _renderings(items) & _renderings(before)
     for voice in asr_voices.VOICES:
         assert len({(i.tempo, i.pitch, i.noise) for i in items if i.voice == voice}) >= 4, voice.name
     assert Counter(i.set for i in asr_accuracy.set_items("all"))["held_out_v4"] == 384

@@ -7,9 +7,9 @@ What differs from running faster-whisper's `transcribe()` on each reply:
   cost about 5x with the same transcripts (docs/asr.md has the measurements).
 * Closed questions are decided by scoring the expected phrasings against the audio (teacher-forced
   decoder log-probabilities in one pass per phrasing with CTranslate2's align(), including the
-  chance that the reply ends there), not by reading the
-  free transcript: a garbled transcript of a clear «да» must still be yes. The free transcript is
-  one more competing path, so a reply that is none of the phrasings comes out as what it is.
+  chance that the reply ends there), not by reading the free transcript: a garbled transcript of
+  a clear «да» must still be yes. The free transcript is one more competing path, so a reply that
+  is none of the phrasings comes out as what it is.
 * A yes/no reply whose free transcript already is an expected answer, read fluently, skips the
   scoring call (a third of a short reply's CPU).
 * Spoken codes are read by a decode that may write digits only, cut where it starts to loop.
@@ -549,7 +549,7 @@ class AsrEngine:
             # Capitalised as Whisper starts a transcript; the choice itself is the value.
             paths += [(intents.OTHER, choice, choice[:1].upper() + choice[1:]) for choice in item.utt.choices]
             # Whatever the question, these must still be heard.
-            for intent in (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK):
+            for intent in _OVERRIDES:
                 paths += [(intent, "", phrase) for phrase in table[intent]]
         else:
             paths += [(intent, "", phrase) for intent, phrases in table.items() for phrase in phrases]
@@ -571,7 +571,7 @@ class AsrEngine:
             ending, words[-1] = words[-1][len(stripped) :], stripped
         heard_intent = intents.classify(item.text, language)
         table = intents.candidates(language)
-        wanted = (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK) if item.utt.expect == "choice" else tuple(table)
+        wanted = _OVERRIDES if item.utt.expect == "choice" else tuple(table)
         found: list[tuple[float, str, str]] = []
         for intent in wanted:
             for phrase in table.get(intent, ()):
@@ -720,7 +720,8 @@ class AsrEngine:
         return Recognition(heard, intent, round(confidence, 3), language, 0.0, value, transcript=item.text, scores=raw)
 
 
-# Replies that answer any question, a keypad one included: heard from the free transcript.
+# Requests heard at any question, whatever it expects (a choice, a keypad code): scored at choice
+# questions, taken from the free transcript at keypad ones.
 _OVERRIDES: Final = (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK)
 
 
