@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from obzvon.script import disclosure_text, node_kind, render
+from obzvon.script import disclosure_text, node_kind, node_text, render
 from obzvon.v1 import scripts_pb2
 
 # A script that keeps a call going longer than this many node visits is cut off (a safety net:
@@ -80,6 +80,31 @@ def branch_for(reply: Reply, ask: scripts_pb2.AskNode) -> str:
     return "no_match"
 
 
+def texts_before_first_question(script: scripts_pb2.Script, variables: Mapping[str, str]) -> list[str]:
+    """The script's prompts a callee hears up to and including its first question, rendered, in order.
+
+    The walk is run_dialog's before any reply: say nodes lead on; the first ask, transfer or hangup is
+    the last prompt. A text the contact's variables cannot fill is left out here: the dialog fails on it
+    whether or not it was rendered beforehand.
+    """
+    texts: list[str] = []
+    seen: set[str] = set()
+    node_id = script.start
+    while node_id in script.nodes and node_id not in seen:
+        seen.add(node_id)
+        node = script.nodes[node_id]
+        text = node_text(node)
+        if text:
+            try:
+                texts.append(render(text, variables))
+            except KeyError:
+                pass
+        if node_kind(node) != "say":
+            break
+        node_id = node.next
+    return texts
+
+
 async def run_dialog(
     script: scripts_pb2.Script,
     variables: Mapping[str, str],
@@ -124,8 +149,9 @@ async def run_dialog(
         return Outcome("callee hung up", outcome.tags, outcome.results)
 
 
-async def _ask(node_id: str, ask: scripts_pb2.AskNode, variables: Mapping[str, str], channel: Channel,
-               events: DialogEvents) -> str | None:
+async def _ask(
+    node_id: str, ask: scripts_pb2.AskNode, variables: Mapping[str, str], channel: Channel, events: DialogEvents
+) -> str | None:
     """Next node id; None when the callee opted out; "" when the question ran out of tries unanswered."""
     text = render(ask.text, variables)
     tries = max(ask.retries, 0) + 1

@@ -8,6 +8,7 @@ a PCMA call, or audio cached before tts stored µ-law, plays PCM16 that the RTP 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from obzvon import keys
@@ -58,6 +59,24 @@ class Prompts:
                 TTS_REQUESTS, key, events_pb2.TtsRequest(audio_key=key, text=text, voice=voice, language=language)
             )
         return key
+
+    async def missing(self, audio_keys: Iterable[str]) -> list[str]:
+        """The audio keys tts has not stored yet."""
+        # The PCM16 form is the one every call can play, and tts writes it last (docs/tts.md): once it is
+        # there, every stored form is.
+        return [key for key in audio_keys if not await self._redis.exists(keys.tts_audio(key))]
+
+    async def wait_ready(self, audio_keys: Sequence[str], timeout_s: float) -> list[str]:
+        """Waits until tts has stored every key's audio, up to timeout_s; the keys still missing then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        delay = 0.02
+        pending = await self.missing(audio_keys)
+        while pending and loop.time() < deadline:
+            await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
+            delay = min(delay * 2, 0.25)
+            pending = await self.missing(pending)
+        return pending
 
     async def audio(self, text: str, voice: str, language: str, payload_type: int) -> PromptAudio:
         """The text's audio for a call in `payload_type` (PCMU or PCMA); waits for tts up to wait_s."""

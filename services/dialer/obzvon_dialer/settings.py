@@ -16,6 +16,9 @@ class DialerSettings(CommonSettings):
     # A claim outlives any call, so a redelivered request for a finished attempt still finds it.
     claim_ttl_s: int = 24 * 3600
     tts_wait_s: float = 15.0
+    # A callee may answer at once: before INVITE the dialer waits up to this long for the prompts they hear
+    # before the first question, then dials anyway (OBZVON_PROMPT_READY_BEFORE_DIAL_S; 0: no wait).
+    prompt_ready_before_dial_s: float = 15.0
     asr_timeout_s: float = 10.0
     no_input_timeout_s: float = 6.0
     max_utterance_s: float = 10.0
