@@ -18,7 +18,7 @@ from obzvon.audio import audio_key
 from obzvon.bus import Consumer, Producer, ensure_topics
 from obzvon.topics import TTS_READY, TTS_REQUESTS
 from obzvon.v1 import events_pb2
-from obzvon_tts.engines import ENGINES, synthesize
+from obzvon_tts.engines import ENGINES, close_engines, synthesize
 from obzvon_tts.service import TtsService
 from obzvon_tts.settings import TtsSettings
 from redis.asyncio import Redis
@@ -107,6 +107,7 @@ async def main() -> None:
         if voice.partition(":")[2] in ENGINES[voice.partition(":")[0]].voices():
             engines[name] = await engine_rate(name, voice, language)
     result["engines"] = engines
+    await close_engines()  # Festival's resident workers
     result["cache_hit_ms"] = await cache_hits()
     print(json.dumps(result, ensure_ascii=False))
 

@@ -17,9 +17,15 @@ from obzvon_tts.settings import TtsSettings
 async def serve(settings: TtsSettings, stop: asyncio.Event) -> None:
     await ensure_topics(settings)
     redis = Redis.from_url(settings.redis_url)
-    async with Producer(settings) as producer, \
-            Consumer(settings, TTS_REQUESTS, group_id=f"{settings.topic_prefix}tts") as consumer:
-        await TtsService(settings, redis, producer, consumer).run(stop)
+    async with (
+        Producer(settings) as producer,
+        Consumer(settings, TTS_REQUESTS, group_id=f"{settings.topic_prefix}tts") as consumer,
+    ):
+        service = TtsService(settings, redis, producer, consumer)
+        try:
+            await service.run(stop)
+        finally:
+            await service.aclose()
     await redis.aclose()
 
 

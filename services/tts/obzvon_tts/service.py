@@ -18,7 +18,7 @@ from obzvon.topics import TTS_READY
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
 
-from obzvon_tts.engines import ENGINES, Engine, RenderError, synthesize
+from obzvon_tts.engines import ENGINES, Engine, FestivalEngine, RenderError, close_engines, synthesize
 from obzvon_tts.settings import TtsSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class TtsService:
         self._consumer = consumer
         self._engines = ENGINES if engines is None else engines
         self._slots = asyncio.Semaphore(settings.render_concurrency)
+        for engine in self._engines.values():
+            if isinstance(engine, FestivalEngine):
+                engine.configure(workers_per_voice=settings.festival_workers, timeout_s=settings.festival_timeout_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -52,6 +55,10 @@ class TtsService:
             await asyncio.gather(*(self.handle(env.value) for env in batch))
             if batch:
                 await self._commit(batch)
+
+    async def aclose(self) -> None:
+        """Stops the engines' resident processes (Festival's workers); call once run() has returned."""
+        await close_engines(self._engines)
 
     async def _commit(self, batch: list[Envelope[events_pb2.TtsRequest]]) -> None:
         last: dict[int, Envelope[events_pb2.TtsRequest]] = {}
