@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from obzvon_asr import intents, models
+from obzvon_asr import intents, meaning, models
 
 models.force_offline()
 
@@ -137,6 +137,10 @@ class EngineOptions:
     max_tails: int = 3
     vad_threshold: float = 0.5
     max_seconds: float = 30.0
+    # A free transcript the phrase rules read as "other" takes the intent of the example replies
+    # nearest in meaning (meaning.py), so new wording («Исключено», "Never ring me again") is
+    # understood. Off only to measure what it buys.
+    meaning: bool = True
 
 
 @dataclass
@@ -238,6 +242,8 @@ class _Item:
     # Mean log-prob per token of the transcript plus its ending, as _score_closed scores a path.
     free_mean: float = -math.inf
     digits: str | None = None  # expect="digits": what the digit-only decoding read
+    # What the free transcript means: the phrase rules, else the nearest examples (AsrEngine._understand).
+    free_intent: str = intents.OTHER
     result: Recognition | None = None
 
 
@@ -298,6 +304,7 @@ class AsrEngine:
             if not model.multilingual and language != "en":
                 raise ValueError(f"model {name!r} is English-only, cannot serve {language!r}")
             self._by_language[language] = model
+        self._meaning = meaning.shared() if self.options.meaning else None
         self._vad_options = VadOptions(
             threshold=self.options.vad_threshold, min_silence_duration_ms=300, speech_pad_ms=200
         )
@@ -399,12 +406,11 @@ class AsrEngine:
                 cap,
                 self.options.loop_repetition_penalty,
             )
+        self._understand(group, language)
         t2 = time.perf_counter()
 
         spoken_codes = [
-            n
-            for n, item in enumerate(group)
-            if item.utt.expect == "digits" and intents.classify(item.text, language) not in _OVERRIDES
+            n for n, item in enumerate(group) if item.utt.expect == "digits" and item.free_intent not in _OVERRIDES
         ]
         if spoken_codes:
             self._decode_digits(model, start, encoded, group, spoken_codes, cap)
@@ -531,8 +537,21 @@ class AsrEngine:
         )
         return True
 
+    def _understand(self, group: list[_Item], language: str) -> None:
+        """Sets each item's free_intent: the phrase rules' reading of its transcript, else (when
+        EngineOptions.meaning is on) the intent of the example replies nearest in meaning. Only
+        transcripts with words go to the encoder: a read-out code is no request."""
+        unknown: list[_Item] = []
+        for item in group:
+            item.free_intent = intents.classify(item.text, language)
+            if item.free_intent == intents.OTHER and self._meaning and sum(c.isalpha() for c in item.text) >= 2:
+                unknown.append(item)
+        if unknown and self._meaning:
+            for item, intent in zip(unknown, self._meaning.intents_of([i.text for i in unknown]), strict=True):
+                item.free_intent = intent
+
     def _open_result(self, item: _Item, language: str) -> Recognition:
-        intent = intents.classify(item.text, language)
+        intent = item.free_intent
         confidence = math.exp(item.free_score) if math.isfinite(item.free_score) else 0.0
         value = ""
         if item.utt.expect == "digits":
@@ -569,7 +588,7 @@ class AsrEngine:
         if words:
             stripped = words[-1].rstrip(".!?,")
             ending, words[-1] = words[-1][len(stripped) :], stripped
-        heard_intent = intents.classify(item.text, language)
+        heard_intent = item.free_intent
         table = intents.candidates(language)
         wanted = _OVERRIDES if item.utt.expect == "choice" else tuple(table)
         found: list[tuple[float, str, str]] = []
@@ -632,7 +651,7 @@ class AsrEngine:
         for item in closed:
             paths = self._paths(model, language, item)
             if item.free_tokens:
-                free_intent = intents.classify(item.text, language)
+                free_intent = item.free_intent
                 free_value = _match_choice(item.text, item.utt.choices) if item.utt.expect == "choice" else ""
                 paths.append((free_intent, free_value, item.text))
             paths = self._prune(model, item, paths)
@@ -716,7 +735,7 @@ class AsrEngine:
         weights = np.exp(scale * (np.array([v[0] for _, v in ranked]) - top))
         confidence = float(1.0 / weights.sum())
         # Report what was heard: the free transcript when it agrees or won, else the phrasing.
-        heard = item.text if is_free or intents.classify(item.text, language) == intent else text
+        heard = item.text if is_free or item.free_intent == intent else text
         return Recognition(heard, intent, round(confidence, 3), language, 0.0, value, transcript=item.text, scores=raw)
 
 
