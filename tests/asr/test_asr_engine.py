@@ -98,6 +98,7 @@ def test_free_digits_and_choice_answers(engine: AsrEngine, voices: dict[str, Voi
     assert free.intent == "callback" and "завтра" in free.text.lower()
     # Whisper loops on these digits ("2, 5, 7, 7, 7, 7") unless the loop is caught and redone.
     assert digits.value == "257", digits
+    assert digits.decided_by == "digits" and free.decided_by == "transcript"
     assert choice.value == "вечер", choice
     # Whatever the question, an opt-out is heard.
     assert opt_out.intent == "opt_out", opt_out
@@ -116,6 +117,7 @@ def test_clear_reply_is_decided_without_scoring_and_as_scoring_would(
     utt = Utterance(render(voices["festival-ru-nsh"], "Да, конечно."), 8000, "ru", "yes_no")
     [fast] = engine.recognize([utt])
     assert fast.intent == "yes" and set(fast.scores) == {"free"}, fast  # no phrasing was scored
+    assert fast.decided_by == "transcript"
     assert fast.timings["score_ms"] < fast.timings["encode_ms"]
     saved = engine.options.fast_accept_logprob
     engine.options.fast_accept_logprob = None
@@ -124,6 +126,7 @@ def test_clear_reply_is_decided_without_scoring_and_as_scoring_would(
     finally:
         engine.options.fast_accept_logprob = saved
     assert scored.intent == "yes" and "yes" in scored.scores, scored
+    assert scored.decided_by == "scoring"  # its confidence is the margin a script's confirm_below reads
 
 
 def test_phrasings_are_spelled_as_whisper_writes_them(engine: AsrEngine) -> None:

@@ -27,6 +27,7 @@ async def test_requests_of_a_killed_worker_are_answered_by_the_next(devstack: De
     ]
     expected = {r.request_id: ("yes" if r.audio == yes else "no") for r in requests}
     answers: dict[str, list[str]] = {}
+    decided_by: set[str] = set()
     async with Consumer(settings, ASR_RESULTS, group_id=None, partitions=[partition]) as results, \
             Producer(settings) as producer:
         devstack.start_one("asr")
@@ -36,6 +37,7 @@ async def test_requests_of_a_killed_worker_are_answered_by_the_next(devstack: De
         while not answers and time.monotonic() < deadline:  # the first worker is at work
             for env in await results.getmany(timeout_s=0.5):
                 answers.setdefault(env.value.request_id, []).append(env.value.intent)
+                decided_by.add(env.value.decided_by)
         assert answers, "the first asr worker answered nothing"
         # Killed while requests are still unanswered: those must come from the next worker.
         assert len(answers) < len(expected), "the first worker finished everything before it could be killed"
@@ -45,8 +47,11 @@ async def test_requests_of_a_killed_worker_are_answered_by_the_next(devstack: De
         while set(answers) != set(expected) and time.monotonic() < deadline:
             for env in await results.getmany(timeout_s=0.5):
                 answers.setdefault(env.value.request_id, []).append(env.value.intent)
+                decided_by.add(env.value.decided_by)
             await asyncio.sleep(0)
     assert set(answers) == set(expected)  # nothing lost
     # Redelivered requests may be answered twice (the dialer keeps the first); answers must agree.
     assert {rid: intents[0] for rid, intents in answers.items()} == expected
     assert all(len(set(intents)) == 1 for intents in answers.values())
+    # The dialer's confirm_below reads how each answer was reached.
+    assert decided_by and decided_by <= {"transcript", "scoring"}, decided_by

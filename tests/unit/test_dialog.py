@@ -53,8 +53,9 @@ class Events:
 
 async def run(replies: list[Reply | Exception]) -> tuple[FakeChannel, Events, object]:
     channel, events = FakeChannel(replies), Events()
-    outcome = await run_dialog(SCRIPT, {"name": "Анна"}, channel, events, language="ru",
-                               tenant_display_name="Клиника Здоровье")
+    outcome = await run_dialog(
+        SCRIPT, {"name": "Анна"}, channel, events, language="ru", tenant_display_name="Клиника Здоровье"
+    )
     return channel, events, outcome
 
 
@@ -94,3 +95,60 @@ async def test_key_nine_opts_out_even_where_the_script_maps_nothing() -> None:
 async def test_callee_hanging_up_ends_the_dialog() -> None:
     _, _, outcome = await run([CalleeHungUp()])
     assert outcome.reason == "callee hung up"  # type: ignore[attr-defined]
+
+
+CONFIRMING = load_script_yaml("""
+start: confirm
+nodes:
+  confirm: {ask: "Вы придёте?", expect: yes_no, confirm_below: 0.6, on: {yes: thanks, no: bye}}
+  thanks: {hangup: "Спасибо!"}
+  bye: {hangup: "До свидания"}
+""")
+
+
+async def run_confirming(replies: list[Reply | Exception]) -> tuple[FakeChannel, Events, object]:
+    channel, events = FakeChannel(replies), Events()
+    outcome = await run_dialog(CONFIRMING, {}, channel, events, language="ru", tenant_display_name="Клиника")
+    return channel, events, outcome
+
+
+async def test_unsure_scored_answer_is_asked_again_and_the_second_stands() -> None:
+    channel, events, _ = await run_confirming(
+        [
+            Reply("no", "нет", confidence=0.45, decided_by="scoring"),
+            Reply("yes", "да", confidence=0.9, decided_by="scoring"),
+        ]
+    )
+    assert channel.said[1:] == ["Вы придёте?", "Извините, я не расслышала.", "Вы придёте?", "Спасибо!"]
+    assert events.replies == ["no", "yes"]
+
+
+async def test_the_second_unsure_answer_is_not_asked_a_third_time() -> None:
+    channel, events, _ = await run_confirming(
+        [
+            Reply("yes", "да", confidence=0.5, decided_by="scoring"),
+            Reply("no", "нет", confidence=0.5, decided_by="scoring"),
+        ]
+    )
+    assert channel.said[-1] == "До свидания" and events.replies == ["yes", "no"]
+
+
+async def test_sure_fluent_keyed_and_unconfigured_answers_are_acted_on_at_once() -> None:
+    for reply in (
+        Reply("yes", "да", confidence=0.95, decided_by="scoring"),  # sure
+        Reply("yes", "да", confidence=0.4, decided_by="transcript"),  # read fluently as an answer
+        Reply("yes", digits="1", confidence=1.0),  # a key press
+        Reply("other", "не знаю", confidence=0.3, decided_by="scoring"),  # not a yes or no
+    ):
+        channel, _, _ = await run_confirming([reply, Reply("no_input")])
+        assert "Извините, я не расслышала." not in channel.said, reply
+    # Without confirm_below the question never confirms (the demo script's questions).
+    channel, _, _ = await run([Reply("yes", "да", confidence=0.2, decided_by="scoring")])
+    assert "Извините, я не расслышала." not in channel.said
+
+
+async def test_opt_out_in_the_second_answer_is_honoured() -> None:
+    channel, _, outcome = await run_confirming(
+        [Reply("yes", "да", confidence=0.5, decided_by="scoring"), Reply("opt_out", "не звоните мне")]
+    )
+    assert channel.opted_out and outcome.reason == "opted out"  # type: ignore[attr-defined]

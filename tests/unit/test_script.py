@@ -34,7 +34,8 @@ def test_unknown_start_and_next() -> None:
 
 def test_missing_branch_for_yes_no() -> None:
     assert fields(GOOD.replace("on: {yes: thanks, no: bye}", "on: {yes: thanks}")) == {
-        'script.nodes["confirm"].ask.on["no"]'}
+        'script.nodes["confirm"].ask.on["no"]'
+    }
 
 
 def test_unreachable_node() -> None:
@@ -53,11 +54,14 @@ nodes:
 
 def test_ask_without_fallbacks_can_end_the_call() -> None:
     # Running out of retries hangs up, so this loop has an exit.
-    assert fields("""
+    assert (
+        fields("""
 start: a
 nodes:
   a: {ask: "again?", expect: yes_no, on: {yes: a, no: a}}
-""") == set()
+""")
+        == set()
+    )
 
 
 def test_unknown_key_and_bad_expect_are_reported() -> None:
@@ -70,3 +74,20 @@ def test_render_requires_every_variable() -> None:
     assert render("Здравствуйте, {name}!", {"name": "Анна"}) == "Здравствуйте, Анна!"
     with pytest.raises(KeyError):
         render("{name} {time}", {"name": "Анна"})
+
+
+def test_confirm_below_is_a_confidence_on_yes_no_questions_only() -> None:
+    ok = """
+start: a
+nodes:
+  a: {ask: "q", expect: yes_no, confirm_below: 0.6, on: {yes: b, no: b}}
+  b: {hangup: x}
+"""
+    assert load_script_yaml(ok).nodes["a"].ask.confirm_below == pytest.approx(0.6)
+    assert fields(ok) == set()
+    assert fields(ok.replace("0.6", "1.5")) == {'script.nodes["a"].ask.confirm_below'}
+    digits = 'start: a\nnodes:\n  a: {ask: "q", expect: digits, digits_length: 4, confirm_below: 0.5, on: {}}\n'
+    assert fields(digits) == {'script.nodes["a"].ask.confirm_below'}
+    with pytest.raises(InvalidArgument) as raised:
+        load_script_yaml(ok.replace("0.6", "often"))
+    assert {v.field for v in raised.value.violations} == {'script.nodes["a"].confirm_below'}

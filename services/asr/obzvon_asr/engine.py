@@ -79,6 +79,9 @@ class Recognition:
     # Closed questions: best mean log-prob per token of each answer's phrasings, and of the free
     # transcript under "free" (before EngineOptions.candidate_bonus). For logs and tuning.
     scores: dict[str, float] = field(default_factory=dict)
+    # "transcript", "scoring" or "digits" (AsrResult.decided_by): a scored yes/no's confidence is
+    # the margin between answers, the one a script's confirm_below is compared with.
+    decided_by: str = "transcript"
 
 
 @dataclass
@@ -534,6 +537,7 @@ class AsrEngine:
             0.0,
             transcript=item.text,
             scores={"free": round(item.free_mean, 4)},
+            decided_by="transcript",
         )
         return True
 
@@ -554,10 +558,19 @@ class AsrEngine:
         intent = item.free_intent
         confidence = math.exp(item.free_score) if math.isfinite(item.free_score) else 0.0
         value = ""
+        decided_by = "transcript"
         if item.utt.expect == "digits":
             value = item.digits if item.digits is not None else intents.digits(item.text)
+            decided_by = "digits" if item.digits is not None else "transcript"
         return Recognition(
-            item.text, intent, round(min(1.0, confidence), 3), language, 0.0, value, transcript=item.text
+            item.text,
+            intent,
+            round(min(1.0, confidence), 3),
+            language,
+            0.0,
+            value,
+            transcript=item.text,
+            decided_by=decided_by,
         )
 
     def _paths(self, model: _Model, language: str, item: _Item) -> list[tuple[str, str, str]]:
@@ -736,7 +749,17 @@ class AsrEngine:
         confidence = float(1.0 / weights.sum())
         # Report what was heard: the free transcript when it agrees or won, else the phrasing.
         heard = item.text if is_free or item.free_intent == intent else text
-        return Recognition(heard, intent, round(confidence, 3), language, 0.0, value, transcript=item.text, scores=raw)
+        return Recognition(
+            heard,
+            intent,
+            round(confidence, 3),
+            language,
+            0.0,
+            value,
+            transcript=item.text,
+            scores=raw,
+            decided_by="scoring",
+        )
 
 
 # Requests heard at any question, whatever it expects (a choice, a keypad code): scored at choice

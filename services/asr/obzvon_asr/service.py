@@ -87,6 +87,7 @@ class AsrService:
                     intent=rec.intent,
                     recognize_ms=rec.ms,
                     total_ms=(now_ns - sent_ns) / 1e6 if sent_ns else 0.0,
+                    decided_by=rec.decided_by,
                 ),
             )
             log.info(

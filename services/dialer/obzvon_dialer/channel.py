@@ -119,7 +119,12 @@ class CallChannel:
         if result.error:
             log.warning("asr error", extra={"error": result.error})
             return Reply(intent="no_match")
-        return Reply(intent=result.intent or "other", text=result.text, confidence=result.confidence)
+        return Reply(
+            intent=result.intent or "other",
+            text=result.text,
+            confidence=result.confidence,
+            decided_by=result.decided_by,
+        )
 
     async def _collect_digits(self, node: scripts_pb2.AskNode) -> str:
         first = await self._rtp.dtmf.get()

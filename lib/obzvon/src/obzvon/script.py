@@ -23,6 +23,12 @@ DISCLOSURE = {
     ),
     "en": "Hello! This is an automated call from {tenant}. To stop our calls, say stop or press 9.",
 }
+# Said before a question is asked again because its yes or no was heard with too little
+# confidence (AskNode.confirm_below). Static, so it is rendered when the campaign starts.
+NOT_SURE = {
+    "ru": "Извините, я не расслышала.",
+    "en": "Sorry, I didn't catch that.",
+}
 OPT_OUT_CONFIRMATION = {
     "ru": "Ваш номер удалён из списка обзвона. Больше мы не позвоним. До свидания!",
     "en": "Your number has been removed from our list. We will not call again. Goodbye!",
@@ -126,6 +132,10 @@ def _validate_ask(ask: scripts_pb2.AskNode, where: str) -> list[FieldViolation]:
             problems.append(FieldViolation(f'{where}.ask.on["{answer}"]', f'missing branch for "{answer}"'))
     if ask.retries < 0:
         problems.append(FieldViolation(f"{where}.ask.retries", "must not be negative"))
+    if not 0.0 <= ask.confirm_below < 1.0:
+        problems.append(FieldViolation(f"{where}.ask.confirm_below", "a confidence from 0 (off) to below 1"))
+    elif ask.confirm_below and ask.expect != scripts_pb2.EXPECT_YES_NO:
+        problems.append(FieldViolation(f"{where}.ask.confirm_below", "only a yes_no question confirms its answer"))
     return problems
 
 
@@ -173,8 +183,8 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
     return problems
 
 
-_NODE_KEYS = {"say", "ask", "expect", "on", "retries", "digits_length", "choices", "transfer", "hangup", "next",
-              "tag", "set"}
+_NODE_KEYS = {"say", "ask", "expect", "on", "retries", "digits_length", "choices", "confirm_below", "transfer",
+              "hangup", "next", "tag", "set"}
 _EXPECTS = {"yes_no": scripts_pb2.EXPECT_YES_NO, "digits": scripts_pb2.EXPECT_DIGITS,
             "choice": scripts_pb2.EXPECT_CHOICE}
 
@@ -206,7 +216,8 @@ def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Scri
                 text=str(spec["ask"]), expect=expect or scripts_pb2.EXPECT_UNSPECIFIED,
                 on={str(k): str(v) for k, v in (spec.get("on") or {}).items()},
                 retries=int(spec.get("retries", 0)), digits_length=int(spec.get("digits_length", 0)),
-                choices=[str(c) for c in spec.get("choices", [])],
+                choices=[str(c) for c in spec.get("choices", [])], confirm_below=_number(spec, "confirm_below", where,
+                                                                                       problems),
             ))
         elif "transfer" in spec:
             node.transfer.CopyFrom(scripts_pb2.TransferNode(text=str(spec.get("say", "")),
@@ -222,6 +233,18 @@ def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Scri
     if problems:
         raise InvalidArgument(problems)
     return script
+
+
+def _number(spec: dict[str, object], key: str, where: str, problems: list[FieldViolation]) -> float:
+    value = spec.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        problems.append(FieldViolation(f"{where}.{key}", "a number"))
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        problems.append(FieldViolation(f"{where}.{key}", "a number"))
+        return 0.0
 
 
 def load_script_yaml(text: str) -> scripts_pb2.Script:
