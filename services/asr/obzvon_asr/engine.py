@@ -545,12 +545,12 @@ class AsrEngine:
         """Sets each item's free_intent: the phrase rules' reading of its transcript, else (when
         EngineOptions.meaning is on) the intent of the example replies nearest in meaning. Only
         transcripts with words go to the encoder: a read-out code is no request."""
-        unknown: list[_Item] = []
         for item in group:
             item.free_intent = intents.classify(item.text, language)
-            if item.free_intent == intents.OTHER and self._meaning and sum(c.isalpha() for c in item.text) >= 2:
-                unknown.append(item)
-        if unknown and self._meaning:
+        if self._meaning is None:
+            return
+        unknown = [i for i in group if i.free_intent == intents.OTHER and sum(c.isalpha() for c in i.text) >= 2]
+        if unknown:
             for item, intent in zip(unknown, self._meaning.intents_of([i.text for i in unknown]), strict=True):
                 item.free_intent = intent
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from obzvon.media.rtp import RtpSession
 from obzvon.media.vad import listen_for_utterance
-from obzvon.script import OPT_OUT_CONFIRMATION
+from obzvon.script import OPT_OUT_CONFIRMATION, spoken
 from obzvon.sip.uac import OutboundCall
 from obzvon.v1 import events_pb2, scripts_pb2
 
@@ -148,7 +148,7 @@ class CallChannel:
 
     async def opt_out(self) -> None:
         await self._on_opt_out()
-        text = OPT_OUT_CONFIRMATION.get(self._request.language, OPT_OUT_CONFIRMATION["en"])
+        text = spoken(OPT_OUT_CONFIRMATION, self._request.language)
         try:
             await self.say(text)
         except CalleeHungUp:

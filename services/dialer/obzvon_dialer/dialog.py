@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from obzvon.script import NOT_SURE, disclosure_text, node_kind, node_text, render
+from obzvon.script import NOT_SURE, disclosure_text, node_kind, node_text, render, spoken
 from obzvon.v1 import scripts_pb2
 
 # A script that keeps a call going longer than this many node visits is cut off (a safety net:
@@ -185,7 +185,7 @@ async def _ask(
         if needs_confirmation(reply, ask):
             # Acting on a misheard yes or no is the one mistake the callee cannot undo; asked once
             # more, the second answer stands (not a retry: the first was an answer).
-            await channel.say(NOT_SURE.get(language, NOT_SURE["en"]))
+            await channel.say(spoken(NOT_SURE, language))
             reply = await channel.ask(text, ask)
             await events.reply(node_id, reply)
         if _opts_out(reply):

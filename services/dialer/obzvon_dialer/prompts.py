@@ -8,7 +8,7 @@ a PCMA call, or audio cached before tts stored µ-law, plays PCM16 that the RTP 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from obzvon import keys
@@ -68,28 +68,32 @@ class Prompts:
 
     async def wait_ready(self, audio_keys: Sequence[str], timeout_s: float) -> list[str]:
         """Waits until tts has stored every key's audio, up to timeout_s; the keys still missing then."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        delay = 0.02
-        pending = await self.missing(audio_keys)
-        while pending and loop.time() < deadline:
-            await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
-            delay = min(delay * 2, 0.25)
+        pending = list(audio_keys)
+        async for _ in _polls(timeout_s):
             pending = await self.missing(pending)
+            if not pending:
+                break
         return pending
 
     async def audio(self, text: str, voice: str, language: str, payload_type: int) -> PromptAudio:
         """The text's audio for a call in `payload_type` (PCMU or PCMA); waits for tts up to wait_s."""
         key = await self.request(text, voice, language)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._wait_s
-        delay = 0.02
-        while True:
+        async for _ in _polls(self._wait_s):
             for redis_key, encoded_as in stored_forms(key, payload_type):
                 data = await self._redis.get(redis_key)
                 if data:
                     return PromptAudio(data if isinstance(data, bytes) else data.encode("latin-1"), encoded_as)
-            if loop.time() > deadline:
-                raise PromptMissing(f"no audio for prompt {key} after {self._wait_s} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.25)
+        raise PromptMissing(f"no audio for prompt {key} after {self._wait_s} s")
+
+
+async def _polls(timeout_s: float) -> AsyncIterator[None]:
+    """Yields at once, then after pauses growing from 20 ms to 250 ms, the last time at timeout_s:
+    how the dialer checks Redis for audio tts is still rendering."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    delay = 0.02
+    yield
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(delay, left))
+        delay = min(delay * 2, 0.25)
+        yield

@@ -10,7 +10,7 @@ from obzvon.admission import PURPOSES, consent_of, now_utc
 from obzvon.audio import audio_key
 from obzvon.bus import Producer
 from obzvon.compliance import Purpose, Rule, screen_contact
-from obzvon.script import NOT_SURE, OPT_OUT_CONFIRMATION, disclosure_text, node_text, variables_in
+from obzvon.script import NOT_SURE, OPT_OUT_CONFIRMATION, disclosure_text, node_text, spoken, variables_in
 from obzvon.topics import CALL_EVENTS, TTS_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
 
@@ -94,9 +94,9 @@ class CampaignControl:
     async def prerender_static_prompts(self, campaign: campaigns_pb2.Campaign, tenant_display_name: str) -> None:
         """Asks tts for every prompt without contact variables now, so no callee waits for rendering."""
         texts = [disclosure_text(campaign.language, tenant_display_name),
-                 OPT_OUT_CONFIRMATION.get(campaign.language, OPT_OUT_CONFIRMATION["en"])]
+                 spoken(OPT_OUT_CONFIRMATION, campaign.language)]
         if any(n.ask.confirm_below for n in campaign.script.nodes.values()):
-            texts.append(NOT_SURE.get(campaign.language, NOT_SURE["en"]))
+            texts.append(spoken(NOT_SURE, campaign.language))
         texts += [t for t in (node_text(n) for n in campaign.script.nodes.values()) if t and not variables_in(t)]
         for text in dict.fromkeys(texts):
             key = audio_key(text, campaign.voice, campaign.language)

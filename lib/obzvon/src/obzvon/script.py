@@ -35,9 +35,15 @@ OPT_OUT_CONFIRMATION = {
 }
 
 
+def spoken(sentences: Mapping[str, str], language: str) -> str:
+    """One of the platform's own sentences (NOT_SURE, OPT_OUT_CONFIRMATION, ...) in the call's
+    language; English where it has none."""
+    return sentences.get(language, sentences["en"])
+
+
 def disclosure_text(language: str, tenant_display_name: str) -> str:
     """The opening every call starts with; added by the dialer, so no script can remove or reorder it."""
-    return DISCLOSURE.get(language, DISCLOSURE["en"]).format(tenant=tenant_display_name)
+    return spoken(DISCLOSURE, language).format(tenant=tenant_display_name)
 
 
 def node_kind(node: scripts_pb2.ScriptNode) -> str:
@@ -216,8 +222,8 @@ def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Scri
                 text=str(spec["ask"]), expect=expect or scripts_pb2.EXPECT_UNSPECIFIED,
                 on={str(k): str(v) for k, v in (spec.get("on") or {}).items()},
                 retries=int(spec.get("retries", 0)), digits_length=int(spec.get("digits_length", 0)),
-                choices=[str(c) for c in spec.get("choices", [])], confirm_below=_number(spec, "confirm_below", where,
-                                                                                       problems),
+                choices=[str(c) for c in spec.get("choices", [])],
+                confirm_below=_number(spec, "confirm_below", where, problems),
             ))
         elif "transfer" in spec:
             node.transfer.CopyFrom(scripts_pb2.TransferNode(text=str(spec.get("say", "")),
