@@ -26,7 +26,9 @@ RU = [
     ("Не звоните мне больше.", "opt_out"),
     ("Удалите мой номер.", "opt_out"),
     ("Перезвоните вечером.", "callback"),
-    ("Я сейчас стою в очереди в магазине.", "other"),
+    # A busy moment stated, nothing asked: read as "call me later" (like «я за рулём») or as no
+    # answer; never as yes or no (test_non_answer_is_never_yes).
+    ("Я сейчас стою в очереди в магазине.", "other|callback"),
 ]
 EN = [
     ("festival-en-slt", "Yes.", "yes"),
@@ -62,13 +64,13 @@ def batch(engine: AsrEngine, voices: dict[str, Voice]) -> list[tuple[str, str, R
 
 
 def test_closed_question_intents(batch: list[tuple[str, str, Recognition]]) -> None:
-    wrong = [(text, want, r.intent, r.text) for text, want, r in batch if r.intent != want]
+    wrong = [(text, want, r.intent, r.text) for text, want, r in batch if r.intent not in want.split("|")]
     assert not wrong, wrong
 
 
 def test_non_answer_is_never_yes(batch: list[tuple[str, str, Recognition]]) -> None:
     for text, want, r in batch:
-        if want == "other":
+        if "other" in want.split("|"):
             assert r.intent not in ("yes", "no"), (text, r)
 
 

@@ -140,9 +140,9 @@ class EngineOptions:
     max_tails: int = 3
     vad_threshold: float = 0.5
     max_seconds: float = 30.0
-    # A free transcript the phrase rules read as "other" takes the intent of the example replies
-    # nearest in meaning (meaning.py), so new wording («Исключено», "Never ring me again") is
-    # understood. Off only to measure what it buys.
+    # Free transcripts are read for their meaning by an intent classifier over sentence
+    # embeddings (meaning.py), so new wording («Исключено», "Never ring me again") is understood.
+    # Off (phrase rules only) only to measure what it buys.
     meaning: bool = True
 
 
@@ -245,7 +245,7 @@ class _Item:
     # Mean log-prob per token of the transcript plus its ending, as _score_closed scores a path.
     free_mean: float = -math.inf
     digits: str | None = None  # expect="digits": what the digit-only decoding read
-    # What the free transcript means: the phrase rules, else the nearest examples (AsrEngine._understand).
+    # What the free transcript means (AsrEngine._understand: meaning.Meaning.read, or the rules alone).
     free_intent: str = intents.OTHER
     result: Recognition | None = None
 
@@ -542,17 +542,16 @@ class AsrEngine:
         return True
 
     def _understand(self, group: list[_Item], language: str) -> None:
-        """Sets each item's free_intent: the phrase rules' reading of its transcript, else (when
-        EngineOptions.meaning is on) the intent of the example replies nearest in meaning. Only
-        transcripts with words go to the encoder: a read-out code is no request."""
-        for item in group:
-            item.free_intent = intents.classify(item.text, language)
+        """Sets each item's free_intent: its transcript read for meaning (meaning.Meaning.read:
+        the intent head, with the phrase rules where they must win), or by the phrase rules alone
+        when EngineOptions.meaning is off."""
+        texts = [item.text for item in group]
         if self._meaning is None:
-            return
-        unknown = [i for i in group if i.free_intent == intents.OTHER and sum(c.isalpha() for c in i.text) >= 2]
-        if unknown:
-            for item, intent in zip(unknown, self._meaning.intents_of([i.text for i in unknown]), strict=True):
-                item.free_intent = intent
+            read = [intents.classify(text, language) for text in texts]
+        else:
+            read = self._meaning.read(texts, language)
+        for item, intent in zip(group, read, strict=True):
+            item.free_intent = intent
 
     def _open_result(self, item: _Item, language: str) -> Recognition:
         intent = item.free_intent
