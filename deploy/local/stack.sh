@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local stack on 127.0.0.1: one Apache Kafka broker (KRaft) and one Redis server (append-only file on).
-#   deploy/local/stack.sh start|stop|status
-# Idempotent: start leaves running servers alone, stop ignores stopped ones.
+#   deploy/local/stack.sh start|stop|status|reset
+# Idempotent: start leaves running servers alone, stop ignores stopped ones. reset stops both and
+# deletes their data (topics, offsets, Redis keys), keeping the downloaded Kafka jars.
 # Kafka jars come from Maven Central via deploy/local/kafka/pom.xml and are cached in .local/kafka/lib.
 set -euo pipefail
 
@@ -36,6 +37,12 @@ kafka_start() {
   if port_open "$KAFKA_PORT"; then log "kafka already listening on 127.0.0.1:$KAFKA_PORT"; return 0; fi
   kafka_jars
   mkdir -p "$KAFKA_DIR/data"
+  # Tests make topics of their own; thousands of partition folders slow the broker's start to minutes.
+  local partitions
+  partitions=$(find "$KAFKA_DIR/data" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  if [ "$partitions" -gt 3000 ]; then
+    log "kafka data holds $partitions partition folders (slow start); '$0 reset' starts clean"
+  fi
   cat > "$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -103,5 +110,12 @@ case "${1:-status}" in
   start) redis_start; kafka_start; status ;;
   stop) stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  reset)
+    stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis
+    if port_open "$KAFKA_PORT" || port_open "$REDIS_PORT"; then
+      log "a server not started from $LOCAL still listens; stop it first"; exit 1
+    fi
+    rm -rf "$KAFKA_DIR/data" "$REDIS_DIR"
+    log "kafka and redis data deleted (jars kept)" ;;
+  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
 esac
