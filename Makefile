@@ -19,6 +19,7 @@ test: stack
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy lib/obzvon/src services tools/phonesim tools/train_intent_head.py
 
 proto: setup

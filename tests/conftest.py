@@ -31,8 +31,9 @@ def _listening(addr: tuple[str, int]) -> bool:
 def local_stack() -> None:
     for name, addr in (("Kafka", KAFKA), ("Redis", REDIS)):
         if not _listening(addr):
-            pytest.fail(f"{name} is not listening on {addr[0]}:{addr[1]}: run `deploy/local/stack.sh start` "
-                        "(make test does it)")
+            pytest.fail(
+                f"{name} is not listening on {addr[0]}:{addr[1]}: run `deploy/local/stack.sh start` (make test does it)"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +52,12 @@ def bus_settings(local_stack: None) -> CommonSettings:
 @pytest.fixture
 def devstack(test_redis: str, tmp_path: Path) -> Iterator[DevStack]:
     """The real service processes, under a topic prefix of this test's own; stopped afterwards."""
-    stack = DevStack(workdir=tmp_path / "stack", topic_prefix=f"t-{uuid.uuid4().hex[:10]}.",
-                     admin_api_key=f"admin-{uuid.uuid4().hex}",
-                     extra_env={"OBZVON_REDIS_URL": TEST_REDIS_URL})
+    stack = DevStack(
+        workdir=tmp_path / "stack",
+        topic_prefix=f"t-{uuid.uuid4().hex[:10]}.",
+        admin_api_key=f"admin-{uuid.uuid4().hex}",
+        extra_env={"OBZVON_REDIS_URL": TEST_REDIS_URL},
+    )
     try:
         yield stack
     finally:

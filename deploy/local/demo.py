@@ -24,25 +24,44 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     sim_port = free_port(kind=2)  # SOCK_DGRAM: SIP over UDP
     ground_truth = workdir / "ground-truth.jsonl"
-    stack = DevStack(workdir=workdir, topic_prefix=f"demo-{run_id}.",
-                     extra_env={"OBZVON_RING_TIMEOUT_S": "6", "OBZVON_MAX_CALL_S": "120"})
-    sim = start_phonesim(workdir, sim_port=sim_port, ground_truth=ground_truth,
-                         mix="yes=0.5,no=0.2,busy=0.1,no_answer=0.2", seed=7)
+    stack = DevStack(
+        workdir=workdir,
+        topic_prefix=f"demo-{run_id}.",
+        extra_env={"OBZVON_RING_TIMEOUT_S": "6", "OBZVON_MAX_CALL_S": "120"},
+    )
+    sim = start_phonesim(
+        workdir, sim_port=sim_port, ground_truth=ground_truth, mix="yes=0.5,no=0.2,busy=0.1,no_answer=0.2", seed=7
+    )
     print(f"logs: {workdir}", file=sys.stderr)
     try:
         stack.start()
         stack.wait_ready()
-        print("services up: scheduler, dialer, tts, asr, reporting; phone simulator on "
-              f"127.0.0.1:{sim_port}", file=sys.stderr)
-        result = run_campaign(stack, sim_port=sim_port, ground_truth=ground_truth, tenant_id=f"clinic-{run_id}",
-                              log=lambda m: print(m, file=sys.stderr))
+        print(
+            f"services up: scheduler, dialer, tts, asr, reporting; phone simulator on 127.0.0.1:{sim_port}",
+            file=sys.stderr,
+        )
+        result = run_campaign(
+            stack,
+            sim_port=sim_port,
+            ground_truth=ground_truth,
+            tenant_id=f"clinic-{run_id}",
+            log=lambda m: print(m, file=sys.stderr),
+        )
     finally:
         stack.stop()
         stop_process(sim)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     r = result["report"]
-    print(json.dumps({"attempts": r["attempts"], "answered": r["answered"], "yes": r["yes"],
-                      "matches_ground_truth": result["matches_ground_truth"]}))
+    print(
+        json.dumps(
+            {
+                "attempts": r["attempts"],
+                "answered": r["answered"],
+                "yes": r["yes"],
+                "matches_ground_truth": result["matches_ground_truth"],
+            }
+        )
+    )
     return 0 if result["matches_ground_truth"] else 1
 
 

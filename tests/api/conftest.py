@@ -31,8 +31,10 @@ def new_tenant(scheduler: grpc.Channel, devstack: DevStack) -> Callable[[], Meta
         response = tenants_pb2_grpc.TenantServiceStub(scheduler).CreateTenant(
             tenants_pb2.CreateTenantRequest(
                 tenant_id=f"t-{uuid.uuid4().hex[:8]}",
-                tenant=tenants_pb2.Tenant(display_name="Acme", caller_ids=["+74950000000"])),
-            metadata=[("x-api-key", devstack.admin_api_key)])
+                tenant=tenants_pb2.Tenant(display_name="Acme", caller_ids=["+74950000000"]),
+            ),
+            metadata=[("x-api-key", devstack.admin_api_key)],
+        )
         return [("x-api-key", response.api_key)]
 
     return create

@@ -23,9 +23,14 @@ nodes:
 
 def _campaign(**overrides: object) -> campaigns_pb2.Campaign:
     fields: dict[str, object] = dict(
-        display_name="Reminders", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL, script=load_script_yaml(SCRIPT),
-        caller_id="+74950000000", compliance_profile="default", language="ru",
-        trunk_uri="sip:{number}@127.0.0.1:5070")
+        display_name="Reminders",
+        purpose=campaigns_pb2.PURPOSE_INFORMATIONAL,
+        script=load_script_yaml(SCRIPT),
+        caller_id="+74950000000",
+        compliance_profile="default",
+        language="ru",
+        trunk_uri="sip:{number}@127.0.0.1:5070",
+    )
     fields.update(overrides)
     return campaigns_pb2.Campaign(**fields)  # type: ignore[arg-type]
 
@@ -41,8 +46,11 @@ def _violations(call: object) -> dict[str, str]:
 def test_empty_campaign_name_is_invalid(scheduler: grpc.Channel, new_tenant: NewTenant) -> None:
     key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    found = _violations(lambda: stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="c1", campaign=_campaign(display_name="")), metadata=key))
+    found = _violations(
+        lambda: stub.CreateCampaign(
+            campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign(display_name="")), metadata=key
+        )
+    )
     assert list(found) == ["campaign.display_name"]
 
 
@@ -50,13 +58,17 @@ def test_unknown_script_node_is_invalid(scheduler: grpc.Channel, new_tenant: New
     key = new_tenant()
     script = load_script_yaml(SCRIPT.replace("{yes: bye, no: bye}", "{yes: bye, no: byee}"))
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    found = _violations(lambda: stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="c1", campaign=_campaign(script=script)), metadata=key))
+    found = _violations(
+        lambda: stub.CreateCampaign(
+            campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign(script=script)), metadata=key
+        )
+    )
     assert found == {'campaign.script.nodes["confirm"].ask.on["no"]': 'unknown node "byee"'}
 
 
-def test_malformed_phone_number_is_invalid_and_nothing_is_imported(scheduler: grpc.Channel,
-                                                                   new_tenant: NewTenant) -> None:
+def test_malformed_phone_number_is_invalid_and_nothing_is_imported(
+    scheduler: grpc.Channel, new_tenant: NewTenant
+) -> None:
     key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
     stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(campaign_id="c1", campaign=_campaign()), metadata=key)
@@ -65,8 +77,11 @@ def test_malformed_phone_number_is_invalid_and_nothing_is_imported(scheduler: gr
         campaigns_pb2.Contact(phone_number="8-800-NOT-A-NUMBER-12345", variables={"name": "Борис"}),
         campaigns_pb2.Contact(phone_number="+74951234568"),
     ]
-    found = _violations(lambda: stub.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
-        campaign="campaigns/c1", contacts=contacts)]), metadata=key))
+    found = _violations(
+        lambda: stub.ImportContacts(
+            iter([campaigns_pb2.ImportContactsRequest(campaign="campaigns/c1", contacts=contacts)]), metadata=key
+        )
+    )
     assert set(found) == {"contacts[2].phone_number", "contacts[3].variables.name"}
     listed = stub.ListContacts(campaigns_pb2.ListContactsRequest(campaign="campaigns/c1"), metadata=key)
     assert list(listed.contacts) == []

@@ -15,20 +15,40 @@ SCRIPT = Path(__file__).resolve().parents[2] / "deploy/local/demo/clinic-reminde
 
 
 def obzvon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([bin_path("obzvon"), *args], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [bin_path("obzvon"), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
-def test_cli_creates_and_reports_bad_rows_by_line(scheduler: grpc.Channel, devstack: DevStack,
-                                                  tmp_path: Path) -> None:
+def test_cli_creates_and_reports_bad_rows_by_line(scheduler: grpc.Channel, devstack: DevStack, tmp_path: Path) -> None:
     env = {"OBZVON_SCHEDULER_ADDR": devstack.scheduler_addr, "OBZVON_ADMIN_API_KEY": devstack.admin_api_key}
-    tenant = obzvon("tenant", "create", "--id", f"cli-{uuid.uuid4().hex[:6]}", "--name", "Клиника",
-                    "--caller-id", "+74950000000", env=env)
+    tenant = obzvon(
+        "tenant",
+        "create",
+        "--id",
+        f"cli-{uuid.uuid4().hex[:6]}",
+        "--name",
+        "Клиника",
+        "--caller-id",
+        "+74950000000",
+        env=env,
+    )
     assert tenant.returncode == 0, tenant.stderr
     env["OBZVON_API_KEY"] = json.loads(tenant.stdout)["apiKey"]
 
-    created = obzvon("campaign", "create", "--id", "reminders", "--script", str(SCRIPT), "--caller-id",
-                     "+74950000000", "--trunk", "sip:{number}@127.0.0.1:5070", env=env)
+    created = obzvon(
+        "campaign",
+        "create",
+        "--id",
+        "reminders",
+        "--script",
+        str(SCRIPT),
+        "--caller-id",
+        "+74950000000",
+        "--trunk",
+        "sip:{number}@127.0.0.1:5070",
+        env=env,
+    )
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["state"] == "CAMPAIGN_STATE_DRAFT"
 

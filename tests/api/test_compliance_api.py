@@ -23,9 +23,16 @@ nodes:
 
 
 def campaign(purpose: campaigns_pb2.Purpose.ValueType, **extra: object) -> campaigns_pb2.Campaign:
-    return campaigns_pb2.Campaign(display_name="Offer", purpose=purpose, script=SCRIPT, caller_id="+74950000000",
-                                  compliance_profile="default", language="ru",
-                                  trunk_uri="sip:{number}@127.0.0.1:5070", **extra)  # type: ignore[arg-type]
+    return campaigns_pb2.Campaign(
+        display_name="Offer",
+        purpose=purpose,
+        script=SCRIPT,
+        caller_id="+74950000000",
+        compliance_profile="default",
+        language="ru",
+        trunk_uri="sip:{number}@127.0.0.1:5070",
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_advertising_needs_consent_and_the_audit_says_why(
@@ -33,30 +40,44 @@ def test_advertising_needs_consent_and_the_audit_says_why(
 ) -> None:
     key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="ads", campaign=campaign(campaigns_pb2.PURPOSE_ADVERTISING)), metadata=key)
+    stub.CreateCampaign(
+        campaigns_pb2.CreateCampaignRequest(campaign_id="ads", campaign=campaign(campaigns_pb2.PURPOSE_ADVERTISING)),
+        metadata=key,
+    )
     with_consent, without = numbers_awake_now(2)
-    agreed = campaigns_pb2.Contact(contact_id="agreed", phone_number=with_consent,
-                                   consent=campaigns_pb2.Consent(channel="web-form", source="https://acme/f/1"))
+    agreed = campaigns_pb2.Contact(
+        contact_id="agreed",
+        phone_number=with_consent,
+        consent=campaigns_pb2.Consent(channel="web-form", source="https://acme/f/1"),
+    )
     agreed.consent.time.FromSeconds(1_700_000_000)
-    response = stub.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
-        campaign="campaigns/ads",
-        contacts=[agreed, campaigns_pb2.Contact(contact_id="stranger", phone_number=without)])]), metadata=key)
+    response = stub.ImportContacts(
+        iter(
+            [
+                campaigns_pb2.ImportContactsRequest(
+                    campaign="campaigns/ads",
+                    contacts=[agreed, campaigns_pb2.Contact(contact_id="stranger", phone_number=without)],
+                )
+            ]
+        ),
+        metadata=key,
+    )
     assert response.imported == 1
     assert [(r.row, r.field) for r in response.rejected] == [(2, "contacts[2].consent")]
     assert response.rejected[0].reason.startswith("blocked: no consent")
-    statuses = {c.contact_id: c.status for c in stub.ListContacts(
-        campaigns_pb2.ListContactsRequest(campaign="campaigns/ads"), metadata=key).contacts}
+    statuses = {
+        c.contact_id: c.status
+        for c in stub.ListContacts(campaigns_pb2.ListContactsRequest(campaign="campaigns/ads"), metadata=key).contacts
+    }
     assert statuses == {"agreed": "queued", "stranger": "blocked: no consent"}
 
-    trail = stub.ListAdmissionDecisions(campaigns_pb2.ListAdmissionDecisionsRequest(
-        campaign="campaigns/ads", contact_id="stranger"), metadata=key).decisions
+    trail = stub.ListAdmissionDecisions(
+        campaigns_pb2.ListAdmissionDecisionsRequest(campaign="campaigns/ads", contact_id="stranger"), metadata=key
+    ).decisions
     assert [(d.phase, d.decision, d.status) for d in trail] == [("screen", "blocked", "blocked: no consent")]
 
 
-def test_dnc_lists_tenant_and_global(
-    scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack
-) -> None:
+def test_dnc_lists_tenant_and_global(scheduler: grpc.Channel, new_tenant: NewTenant, devstack: DevStack) -> None:
     key = new_tenant()
     other = new_tenant()
     admin = [("x-api-key", devstack.admin_api_key)]
@@ -72,8 +93,9 @@ def test_dnc_lists_tenant_and_global(
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
     dnc.AddDncNumbers(dnc_pb2.AddDncNumbersRequest(phone_numbers=[everyone], **{"global": True}), metadata=admin)
     for tenant in (key, other):
-        assert dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=everyone), metadata=tenant).list == \
-            "global"
+        assert (
+            dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=everyone), metadata=tenant).list == "global"
+        )
 
     with pytest.raises(grpc.RpcError) as raised:
         dnc.AddDncNumbers(dnc_pb2.AddDncNumbersRequest(phone_numbers=[mine, "12"]), metadata=key)
@@ -81,10 +103,20 @@ def test_dnc_lists_tenant_and_global(
 
     # A number on the tenant's list is held back at import with the rule named.
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="info", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)), metadata=key)
-    response = stub.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
-        campaign="campaigns/info", contacts=[campaigns_pb2.Contact(phone_number=mine)])]), metadata=key)
+    stub.CreateCampaign(
+        campaigns_pb2.CreateCampaignRequest(campaign_id="info", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)),
+        metadata=key,
+    )
+    response = stub.ImportContacts(
+        iter(
+            [
+                campaigns_pb2.ImportContactsRequest(
+                    campaign="campaigns/info", contacts=[campaigns_pb2.Contact(phone_number=mine)]
+                )
+            ]
+        ),
+        metadata=key,
+    )
     assert response.imported == 0 and response.rejected[0].reason.startswith("blocked: DNC")
 
     assert dnc.RemoveDncNumbers(dnc_pb2.RemoveDncNumbersRequest(phone_numbers=[mine]), metadata=key).removed == 1
@@ -96,14 +128,20 @@ def test_tenant_may_narrow_hours_but_not_name_a_bad_profile(
 ) -> None:
     key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    ok = stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="narrow", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL, calling_hours="10:00-19:00")),
-        metadata=key)
+    ok = stub.CreateCampaign(
+        campaigns_pb2.CreateCampaignRequest(
+            campaign_id="narrow", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL, calling_hours="10:00-19:00")
+        ),
+        metadata=key,
+    )
     assert ok.campaign.calling_hours == "10:00-19:00"
-    for field, extra in (("campaign.calling_hours", {"calling_hours": "25:00-26:00"}),
-                         ("campaign.compliance_profile", {"compliance_profile": ""})):
-        request = campaigns_pb2.CreateCampaignRequest(campaign_id=f"bad-{uuid.uuid4().hex[:6]}",
-                                                      campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL))
+    for field, extra in (
+        ("campaign.calling_hours", {"calling_hours": "25:00-26:00"}),
+        ("campaign.compliance_profile", {"compliance_profile": ""}),
+    ):
+        request = campaigns_pb2.CreateCampaignRequest(
+            campaign_id=f"bad-{uuid.uuid4().hex[:6]}", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)
+        )
         for name, value in extra.items():
             setattr(request.campaign, name, value)
         with pytest.raises(grpc.RpcError) as raised:
@@ -117,24 +155,38 @@ def test_a_callee_at_night_is_held_back_with_the_window_named(
 ) -> None:
     key = new_tenant()
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler)
-    stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id="night", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)), metadata=key)
+    stub.CreateCampaign(
+        campaigns_pb2.CreateCampaignRequest(
+            campaign_id="night", campaign=campaign(campaigns_pb2.PURPOSE_INFORMATIONAL)
+        ),
+        metadata=key,
+    )
     (sleeper,) = numbers_awake_now(1, hours=(0, 7))  # local night: outside 09:00-21:00
-    stub.ImportContacts(iter([campaigns_pb2.ImportContactsRequest(
-        campaign="campaigns/night", contacts=[campaigns_pb2.Contact(contact_id="sleeper", phone_number=sleeper)])]),
-        metadata=key)
+    stub.ImportContacts(
+        iter(
+            [
+                campaigns_pb2.ImportContactsRequest(
+                    campaign="campaigns/night",
+                    contacts=[campaigns_pb2.Contact(contact_id="sleeper", phone_number=sleeper)],
+                )
+            ]
+        ),
+        metadata=key,
+    )
     stub.StartCampaign(campaigns_pb2.StartCampaignRequest(name="campaigns/night"), metadata=key)
     deadline = time.monotonic() + 30
     status = ""
     while time.monotonic() < deadline and status != "blocked: outside window":
-        (contact,) = stub.ListContacts(campaigns_pb2.ListContactsRequest(campaign="campaigns/night"),
-                                       metadata=key).contacts
+        (contact,) = stub.ListContacts(
+            campaigns_pb2.ListContactsRequest(campaign="campaigns/night"), metadata=key
+        ).contacts
         status = contact.status
         time.sleep(0.3)
     assert status == "blocked: outside window"
     assert contact.attempts == 0
-    trail = stub.ListAdmissionDecisions(campaigns_pb2.ListAdmissionDecisionsRequest(
-        campaign="campaigns/night", contact_id="sleeper"), metadata=key).decisions
+    trail = stub.ListAdmissionDecisions(
+        campaigns_pb2.ListAdmissionDecisionsRequest(campaign="campaigns/night", contact_id="sleeper"), metadata=key
+    ).decisions
     assert trail[-1].phase == "admit" and trail[-1].rule == "outside window"
     # Held back until its window opens, not given up: the campaign keeps running.
     state = stub.GetCampaign(campaigns_pb2.GetCampaignRequest(name="campaigns/night"), metadata=key).campaign.state

@@ -21,8 +21,13 @@ from opentelemetry import trace
 
 def _run_python(code: str, settings: CommonSettings) -> subprocess.Popen[str]:
     env = {**os.environ, "OBZVON_TOPIC_PREFIX": settings.topic_prefix}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 PRODUCER = """

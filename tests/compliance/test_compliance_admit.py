@@ -268,18 +268,14 @@ async def test_screen_contact(env: Env) -> None:
     d = await screen_contact(number="+79161234567", purpose=Purpose.ADVERTISING, consent=None, now=now, **kw)
     assert d.status == "blocked: no consent"
     await env.dnc.add("+79161234567")
-    d = await screen_contact(
-        number="+79161234567", purpose=Purpose.INFORMATIONAL, consent=None, now=now, **kw
-    )
+    d = await screen_contact(number="+79161234567", purpose=Purpose.INFORMATIONAL, consent=None, now=now, **kw)
     assert d.status == "blocked: DNC"
     d = await screen_contact(number="12", purpose=Purpose.INFORMATIONAL, consent=None, now=now, **kw)
     assert d.status == "blocked: invalid number"
 
 
 async def test_bulk_dnc(env: Env) -> None:
-    res = await env.dnc.bulk_add(
-        ["8 495 123-45-67", "+7 495 123 45 67", "garbage", "+12125551234"], "t9", "RU"
-    )
+    res = await env.dnc.bulk_add(["8 495 123-45-67", "+7 495 123 45 67", "garbage", "+12125551234"], "t9", "RU")
     assert res.added == 2 and res.invalid == ["garbage"]
     assert await env.dnc.contains("+74951234567", "t9")
     assert not await env.dnc.contains("+74951234567")
@@ -305,10 +301,7 @@ async def test_redis_concurrent_reservations_one_conversation(redis_url: str) ->
         # Frequency cap across tenants under the same race: exactly 2 per day.
         reqs = [req(NY, default, tenant=f"t{i}") for i in range(20)]
         decisions = await asyncio.gather(
-            *(
-                admit(r, store=stores[i % 4], dnc=dnc, audit=audit, now=utc(2024, 6, 4, 15))
-                for i, r in enumerate(reqs)
-            )
+            *(admit(r, store=stores[i % 4], dnc=dnc, audit=audit, now=utc(2024, 6, 4, 15)) for i, r in enumerate(reqs))
         )
         assert sum(d.allowed for d in decisions) == 2
     finally:

@@ -65,8 +65,7 @@ MULTI_ZONE = [
 NON_GEO = sorted(
     phonenumbers.format_number(ex, phonenumbers.PhoneNumberFormat.E164)
     for cc in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
-    if (ex := phonenumbers.example_number_for_non_geo_entity(cc)) is not None
-    and phonenumbers.is_valid_number(ex)
+    if (ex := phonenumbers.example_number_for_non_geo_entity(cc)) is not None and phonenumbers.is_valid_number(ex)
 )
 SIM_NUMBERS = [
     "+74951234567",
@@ -82,9 +81,7 @@ SIM_NUMBERS = [
 ]
 PROFILES = [load_profile(n) for n in ("default", "us-tcpa", "ru-230fz")]
 
-clocks = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
-)
+clocks = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC))
 durations = st.integers(0, 40 * 60).map(lambda s: timedelta(seconds=s))
 
 
@@ -137,9 +134,7 @@ def test_window_matches_oracle(number: str, profile: Profile, at: datetime, dura
     after=clocks,
     duration=durations,
 )
-def test_next_window_open_is_earliest(
-    number: str, profile: Profile, after: datetime, duration: timedelta
-) -> None:
+def test_next_window_open_is_earliest(number: str, profile: Profile, after: datetime, duration: timedelta) -> None:
     t = next_window_open(number, profile, after, duration)
     if t is None:
         return
@@ -171,9 +166,7 @@ event = st.tuples(
 
 @settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    start=st.datetimes(
-        min_value=datetime(2023, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
-    ),
+    start=st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
     tenant_profiles=st.lists(profiles(), min_size=3, max_size=3),
     purposes=st.lists(st.sampled_from(list(Purpose)), min_size=3, max_size=3),
     consented=st.sets(st.integers(0, len(SIM_NUMBERS) - 1)),

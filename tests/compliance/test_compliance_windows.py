@@ -40,9 +40,7 @@ def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 def test_zones() -> None:
     assert [z.key for z in zones_for_number(parse_number(NY))] == ["America/New_York"]
     assert len(zones_for_number(parse_number(RU_MOBILE))) > 5
-    assert {"Pacific/Guam", "Pacific/Pago_Pago"} <= {
-        z.key for z in zones_for_number(parse_number(US_TOLL_FREE))
-    }
+    assert {"Pacific/Guam", "Pacific/Pago_Pago"} <= {z.key for z in zones_for_number(parse_number(US_TOLL_FREE))}
     with pytest.raises(UnknownTimeZoneError):
         zones_for_number(parse_number(NON_GEO))
 

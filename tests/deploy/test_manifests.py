@@ -55,9 +55,15 @@ def kustomize_build(target: Path) -> str:
 def kubeconform(manifests: str, *, ignore_missing_schemas: bool) -> dict[str, Any]:
     schema_dir, version = schema_location()
     argv = [
-        tool("kubeconform"), "-strict", "-summary", "-output", "json",
-        "-kubernetes-version", version,
-        "-schema-location", f"{schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+        tool("kubeconform"),
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-kubernetes-version",
+        version,
+        "-schema-location",
+        f"{schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
     ]
     if ignore_missing_schemas:
         argv.append("-ignore-missing-schemas")
@@ -153,15 +159,17 @@ def test_every_service_has_a_dockerfile_running_its_console_script(service: str)
     base_image = re.compile(r"^(FROM|ARG PYTHON_IMAGE=) ?python:3\.11-slim(-bookworm)?\b", re.MULTILINE)
     assert base_image.search(text), "the base image is python:3.11-slim"
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.MULTILINE), "the image must not run as root"
-    assert re.search(r"^RUN PROTOC_PYTHON=\S+ tools/genproto\.sh$", text, re.MULTILINE), \
+    assert re.search(r"^RUN PROTOC_PYTHON=\S+ tools/genproto\.sh$", text, re.MULTILINE), (
         "stubs are generated at build time by tools/genproto.sh"
+    )
 
 
 def test_every_workload_in_base_has_a_dockerfile() -> None:
     objects = docs(base_resources_text())
     images = {
         c["image"].split(":")[0]
-        for o in objects if o["kind"] in ("Deployment", "StatefulSet")
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet")
         for c in o["spec"]["template"]["spec"]["containers"]
     }
     for image in images:

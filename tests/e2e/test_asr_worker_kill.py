@@ -20,16 +20,24 @@ async def test_requests_of_a_killed_worker_are_answered_by_the_next(devstack: De
     yes, no = await render("да"), await render("нет")
     partition = 3  # the asking "dialer"'s own partition of asr.results
     requests = [
-        events_pb2.AsrRequest(request_id=f"r{i}-{uuid.uuid4().hex[:6]}", call_id=f"call-{i}", audio=audio,
-                              sample_rate=8000, language="ru", expect=events_pb2.UTTERANCE_EXPECT_YES_NO,
-                              reply_partition=partition)
+        events_pb2.AsrRequest(
+            request_id=f"r{i}-{uuid.uuid4().hex[:6]}",
+            call_id=f"call-{i}",
+            audio=audio,
+            sample_rate=8000,
+            language="ru",
+            expect=events_pb2.UTTERANCE_EXPECT_YES_NO,
+            reply_partition=partition,
+        )
         for i, audio in enumerate([yes, no] * 6)
     ]
     expected = {r.request_id: ("yes" if r.audio == yes else "no") for r in requests}
     answers: dict[str, list[str]] = {}
     decided_by: set[str] = set()
-    async with Consumer(settings, ASR_RESULTS, group_id=None, partitions=[partition]) as results, \
-            Producer(settings) as producer:
+    async with (
+        Consumer(settings, ASR_RESULTS, group_id=None, partitions=[partition]) as results,
+        Producer(settings) as producer,
+    ):
         devstack.start_one("asr")
         for request in requests:
             await producer.send(ASR_REQUESTS, request.call_id, request)

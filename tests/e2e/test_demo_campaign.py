@@ -21,16 +21,26 @@ def test_ten_contacts_report_equals_phone_ground_truth(devstack: DevStack) -> No
     try:
         devstack.start()
         devstack.wait_ready()
-        result = run_campaign(devstack, sim_port=sim_port, ground_truth=ground_truth, contacts=10,
-                              tenant_id=f"e2e-{uuid.uuid4().hex[:8]}", timeout_s=300, numbers=numbers)
+        result = run_campaign(
+            devstack,
+            sim_port=sim_port,
+            ground_truth=ground_truth,
+            contacts=10,
+            tenant_id=f"e2e-{uuid.uuid4().hex[:8]}",
+            timeout_s=300,
+            numbers=numbers,
+        )
     finally:
         stop_process(sim)
     report, truth = result["report"], result["ground_truth"]
     assert report["attempts"] == 10
     assert truth["attempts"] == 10
     assert (truth["answered"], truth["yes"]) == (8, 5), truth  # the pinned behaviours reached the phones
-    assert (report["attempts"], report["answered"], report["yes"]) == \
-        (truth["attempts"], truth["answered"], truth["yes"])
+    assert (report["attempts"], report["answered"], report["yes"]) == (
+        truth["attempts"],
+        truth["answered"],
+        truth["yes"],
+    )
     assert result["matches_ground_truth"] is True
     assert report["completed"] + report["failed"] == 10
     assert report["no"] == 3  # two spoken «нет», one press of 2

@@ -41,11 +41,23 @@ async def wait_for(predicate: object, timeout_s: float) -> None:
 
 def dial_request(attempt_id: str, sim_port: int) -> events_pb2.DialRequest:
     request = events_pb2.DialRequest(
-        attempt_id=attempt_id, tenant_id="t1", campaign_id="c1", contact_id="k1", phone_number=f"+{NUMBER}",
-        caller_id="+74950000000", script=SCRIPT, language="ru", voice="espeak-ng:ru",
-        trunk_uri=f"sip:{NUMBER}@127.0.0.1:{sim_port}", tenant_display_name="Проверка", attempt_number=1,
-        compliance_profile="default", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL,
-        registered_caller_ids=["+74950000000"], expected_duration_seconds=60)
+        attempt_id=attempt_id,
+        tenant_id="t1",
+        campaign_id="c1",
+        contact_id="k1",
+        phone_number=f"+{NUMBER}",
+        caller_id="+74950000000",
+        script=SCRIPT,
+        language="ru",
+        voice="espeak-ng:ru",
+        trunk_uri=f"sip:{NUMBER}@127.0.0.1:{sim_port}",
+        tenant_display_name="Проверка",
+        attempt_number=1,
+        compliance_profile="default",
+        purpose=campaigns_pb2.PURPOSE_INFORMATIONAL,
+        registered_caller_ids=["+74950000000"],
+        expected_duration_seconds=60,
+    )
     request.not_after.FromSeconds(int(time.time()) + 300)
     return request
 

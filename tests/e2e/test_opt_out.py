@@ -29,8 +29,7 @@ def test_opt_out_in_call_blocks_the_next_campaign(devstack: DevStack) -> None:
 
         listed = api.dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=opting_out), metadata=api.key)
         assert (listed.listed, listed.list) == (True, "tenant")
-        assert not api.dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=agreeing),
-                                          metadata=api.key).listed
+        assert not api.dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=agreeing), metadata=api.key).listed
 
         api.create_campaign("second", sim_port=sim_port)
         imported = api.import_contacts("second", [opting_out, newcomer])

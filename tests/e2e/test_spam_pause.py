@@ -29,8 +29,9 @@ def test_campaign_pauses_itself_when_callees_hang_up_at_once(devstack: DevStack)
         campaign = campaigns_pb2.Campaign()
         while time.monotonic() < deadline:
             devstack.check_alive()
-            campaign = api.campaigns.GetCampaign(campaigns_pb2.GetCampaignRequest(name="campaigns/annoying"),
-                                                 metadata=api.key).campaign
+            campaign = api.campaigns.GetCampaign(
+                campaigns_pb2.GetCampaignRequest(name="campaigns/annoying"), metadata=api.key
+            ).campaign
             if campaign.state == campaigns_pb2.CAMPAIGN_STATE_PAUSED:
                 break
             time.sleep(0.5)

@@ -98,9 +98,7 @@ async def test_busy_fails_with_486_and_is_acked(tmp_path: Path) -> None:
         trunk.endpoint.sent_log = []
         try:
             with pytest.raises(CallFailed) as ei:
-                await trunk.invite(
-                    f"sip:1002@127.0.0.1:{s.port}", from_user="bot", rtp_port=40000, ring_timeout_s=3
-                )
+                await trunk.invite(f"sip:1002@127.0.0.1:{s.port}", from_user="bot", rtp_port=40000, ring_timeout_s=3)
         finally:
             await trunk.close()
     assert ei.value.sip_code == 486
@@ -116,9 +114,7 @@ async def test_no_answer_is_cancelled_after_ring_timeout(tmp_path: Path) -> None
         t0 = loop.time()
         try:
             with pytest.raises(CallFailed) as ei:
-                await trunk.invite(
-                    f"sip:1003@127.0.0.1:{s.port}", from_user="bot", rtp_port=40000, ring_timeout_s=1.0
-                )
+                await trunk.invite(f"sip:1003@127.0.0.1:{s.port}", from_user="bot", rtp_port=40000, ring_timeout_s=1.0)
         finally:
             await trunk.close()
         took = loop.time() - t0

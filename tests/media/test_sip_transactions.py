@@ -64,9 +64,7 @@ async def test_lost_invite_is_recovered_by_retransmission() -> None:
     trunk = await SipTrunk.start(t1=0.1)
     try:
         with pytest.raises(CallFailed) as ei:
-            await trunk.invite(
-                f"sip:y@127.0.0.1:{uas.local_port}", from_user="bot", rtp_port=40000, ring_timeout_s=3
-            )
+            await trunk.invite(f"sip:y@127.0.0.1:{uas.local_port}", from_user="bot", rtp_port=40000, ring_timeout_s=3)
     finally:
         await trunk.close()
         await uas.close()

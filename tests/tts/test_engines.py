@@ -15,11 +15,14 @@ def test_voice_strings_resolve() -> None:
     assert resolve("", "en").engine is resolve(default_voice("en"), "en").engine
 
 
-@pytest.mark.parametrize(("voice", "message"), [
-    ("nosuch:ru", 'unknown TTS engine "nosuch"'),
-    ("espeak-ng:klingon", 'unknown espeak-ng voice "klingon"'),
-    ("default:tlh", 'no voice installed for language "tlh"'),
-])
+@pytest.mark.parametrize(
+    ("voice", "message"),
+    [
+        ("nosuch:ru", 'unknown TTS engine "nosuch"'),
+        ("espeak-ng:klingon", 'unknown espeak-ng voice "klingon"'),
+        ("default:tlh", 'no voice installed for language "tlh"'),
+    ],
+)
 def test_unknown_voices_are_clear_errors(voice: str, message: str) -> None:
     with pytest.raises(RenderError, match=message):
         resolve(voice, "ru")

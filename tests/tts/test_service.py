@@ -51,8 +51,9 @@ class Running:
 
     async def request(self, text: str, voice: str = "espeak-ng:ru", language: str = "ru") -> str:
         key = audio_key(text, voice, language)
-        await self.producer.send(TTS_REQUESTS, key,
-                                 events_pb2.TtsRequest(audio_key=key, text=text, voice=voice, language=language))
+        await self.producer.send(
+            TTS_REQUESTS, key, events_pb2.TtsRequest(audio_key=key, text=text, voice=voice, language=language)
+        )
         return key
 
     async def wait(self, *audio_keys: str, count: int = 1, timeout_s: float = 20) -> list[events_pb2.TtsReady]:
@@ -67,16 +68,19 @@ class Running:
 
 @pytest.fixture
 async def tts(test_redis: str) -> AsyncIterator[Running]:
-    settings = TtsSettings(topic_prefix=f"t-{uuid.uuid4().hex[:10]}.", redis_url=test_redis, max_text_chars=200,
-                           audio_ttl_s=600)
+    settings = TtsSettings(
+        topic_prefix=f"t-{uuid.uuid4().hex[:10]}.", redis_url=test_redis, max_text_chars=200, audio_ttl_s=600
+    )
     await ensure_topics(settings, [TTS_REQUESTS, TTS_READY])
     redis = Redis.from_url(settings.redis_url)
     engine = CountingEngine(ENGINES["espeak-ng"])
     engines: dict[str, Engine] = {**ENGINES, "espeak-ng": engine}
     stop = asyncio.Event()
-    async with Producer(settings) as producer, \
-            Consumer(settings, TTS_REQUESTS, group_id=f"{settings.topic_prefix}tts") as consumer, \
-            Consumer(settings, TTS_READY, group_id=None, partitions=[0, 1, 2, 3]) as ready:
+    async with (
+        Producer(settings) as producer,
+        Consumer(settings, TTS_REQUESTS, group_id=f"{settings.topic_prefix}tts") as consumer,
+        Consumer(settings, TTS_READY, group_id=None, partitions=[0, 1, 2, 3]) as ready,
+    ):
         task = asyncio.create_task(TtsService(settings, redis, producer, consumer, engines).run(stop))
         try:
             yield Running(settings, redis, producer, engine, ready)
@@ -105,16 +109,20 @@ async def test_renders_both_formats_once_and_serves_the_cache(tts: Running) -> N
     assert tts.engine.calls == 1  # cached audio never reaches an engine
 
 
-@pytest.mark.parametrize(("text", "voice", "error"), [
-    ("", "espeak-ng:ru", "empty text"),
-    ("   ", "espeak-ng:ru", "empty text"),
-    ("Привет", "nosuch:ru", 'unknown TTS engine "nosuch"'),
-    ("Привет", "espeak-ng:klingon", 'unknown espeak-ng voice "klingon"'),
-    ("да " * 100, "espeak-ng:ru", "over the limit of 200"),
-    ("boom", "espeak-ng:ru", "engine blew up"),
-])
+@pytest.mark.parametrize(
+    ("text", "voice", "error"),
+    [
+        ("", "espeak-ng:ru", "empty text"),
+        ("   ", "espeak-ng:ru", "empty text"),
+        ("Привет", "nosuch:ru", 'unknown TTS engine "nosuch"'),
+        ("Привет", "espeak-ng:klingon", 'unknown espeak-ng voice "klingon"'),
+        ("да " * 100, "espeak-ng:ru", "over the limit of 200"),
+        ("boom", "espeak-ng:ru", "engine blew up"),
+    ],
+)
 async def test_bad_input_is_an_error_event_and_the_service_goes_on(
-        tts: Running, text: str, voice: str, error: str) -> None:
+    tts: Running, text: str, voice: str, error: str
+) -> None:
     bad = await tts.request(text, voice)
     good = await tts.request(f"после ошибки {uuid.uuid4().hex[:4]}")
     ready = {r.audio_key: r for r in await tts.wait(bad, good)}

@@ -14,10 +14,15 @@ def ev(type_: int, **kw: object) -> events_pb2.CallEvent:
 
 def test_a_yes_call_and_a_busy_call() -> None:
     report = empty_report()
-    for event in (ev(T.CALL_EVENT_TYPE_DIALING), ev(T.CALL_EVENT_TYPE_ANSWERED),
-                  ev(T.CALL_EVENT_TYPE_NODE_ENTERED, tag="confirmed"), ev(T.CALL_EVENT_TYPE_REPLY, intent="yes"),
-                  ev(T.CALL_EVENT_TYPE_COMPLETED, reason="completed"),
-                  ev(T.CALL_EVENT_TYPE_DIALING), ev(T.CALL_EVENT_TYPE_FAILED, reason="busy", sip_code=486)):
+    for event in (
+        ev(T.CALL_EVENT_TYPE_DIALING),
+        ev(T.CALL_EVENT_TYPE_ANSWERED),
+        ev(T.CALL_EVENT_TYPE_NODE_ENTERED, tag="confirmed"),
+        ev(T.CALL_EVENT_TYPE_REPLY, intent="yes"),
+        ev(T.CALL_EVENT_TYPE_COMPLETED, reason="completed"),
+        ev(T.CALL_EVENT_TYPE_DIALING),
+        ev(T.CALL_EVENT_TYPE_FAILED, reason="busy", sip_code=486),
+    ):
         report = apply_event(report, event)
     proto = to_proto("campaigns/c", report)
     assert (proto.attempts, proto.answered, proto.yes, proto.completed, proto.failed) == (2, 1, 1, 1, 1)
@@ -26,8 +31,10 @@ def test_a_yes_call_and_a_busy_call() -> None:
 
 
 def test_no_input_and_callback_count_as_other() -> None:
-    report = apply_event(apply_event(empty_report(), ev(T.CALL_EVENT_TYPE_REPLY, intent="no_input")),
-                         ev(T.CALL_EVENT_TYPE_REPLY, intent="callback"))
+    report = apply_event(
+        apply_event(empty_report(), ev(T.CALL_EVENT_TYPE_REPLY, intent="no_input")),
+        ev(T.CALL_EVENT_TYPE_REPLY, intent="callback"),
+    )
     assert (report["yes"], report["no"], report["other"]) == (0, 0, 2)
 
 

@@ -34,14 +34,22 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
         asr = AsrClient(settings, producer)
         await asr.start()
         prompts = Prompts(redis, producer, settings.tts_wait_s)
-        ctx = DialerContext(settings=settings, trunk=trunk, clock=clock, prompts=prompts, asr=asr,
-                            dnc=RedisDncRegistry(redis), counters=RedisCounterStore(redis),
-                            audit=RedisAuditLog(redis))
+        ctx = DialerContext(
+            settings=settings,
+            trunk=trunk,
+            clock=clock,
+            prompts=prompts,
+            asr=asr,
+            dnc=RedisDncRegistry(redis),
+            counters=RedisCounterStore(redis),
+            audit=RedisAuditLog(redis),
+        )
         claims = Claims(redis, f"{socket.gethostname()}/{settings.ordinal}", settings.claim_ttl_s)
         consumer = Consumer(settings, DIAL_REQUESTS, group_id=f"{settings.topic_prefix}dialer")
         await consumer.start()
-        log.info("dialer serving", extra={"sip": f"{trunk.local_addr[0]}:{trunk.local_addr[1]}",
-                                          "ordinal": settings.ordinal})
+        log.info(
+            "dialer serving", extra={"sip": f"{trunk.local_addr[0]}:{trunk.local_addr[1]}", "ordinal": settings.ordinal}
+        )
         try:
             await DialerService(ctx, consumer, producer, claims).run(stop)
         finally:

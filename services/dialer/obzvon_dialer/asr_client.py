@@ -21,8 +21,9 @@ class AsrClient:
         self._settings = settings
         self._producer = producer
         self._partition = settings.ordinal % ASR_RESULTS.partitions
-        self._consumer = Consumer(settings, ASR_RESULTS, group_id=None, partitions=[self._partition],
-                                  from_beginning=False)
+        self._consumer = Consumer(
+            settings, ASR_RESULTS, group_id=None, partitions=[self._partition], from_beginning=False
+        )
         self._waiting: dict[str, asyncio.Future[events_pb2.AsrResult]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -42,21 +43,40 @@ class AsrClient:
             if future is not None and not future.done():
                 future.set_result(env.value)
 
-    async def recognize(self, *, call_id: str, request: events_pb2.DialRequest, audio: bytes,
-                        expect: events_pb2.UtteranceExpect.ValueType,
-                        choices: list[str]) -> events_pb2.AsrResult:
+    async def recognize(
+        self,
+        *,
+        call_id: str,
+        request: events_pb2.DialRequest,
+        audio: bytes,
+        expect: events_pb2.UtteranceExpect.ValueType,
+        choices: list[str],
+    ) -> events_pb2.AsrResult:
         request_id = uuid.uuid4().hex
         future: asyncio.Future[events_pb2.AsrResult] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         sent = Timestamp()
         sent.GetCurrentTime()
         try:
-            await self._producer.send(ASR_REQUESTS, call_id, events_pb2.AsrRequest(
-                request_id=request_id, call_id=call_id, audio=audio, sample_rate=8000, language=request.language,
-                expect=expect, choices=choices, reply_topic=ASR_RESULTS.full_name(self._settings.topic_prefix),
-                reply_partition=self._partition, tenant_id=request.tenant_id, campaign_id=request.campaign_id,
-                attempt_id=request.attempt_id, sent_time=sent,
-            ))
+            await self._producer.send(
+                ASR_REQUESTS,
+                call_id,
+                events_pb2.AsrRequest(
+                    request_id=request_id,
+                    call_id=call_id,
+                    audio=audio,
+                    sample_rate=8000,
+                    language=request.language,
+                    expect=expect,
+                    choices=choices,
+                    reply_topic=ASR_RESULTS.full_name(self._settings.topic_prefix),
+                    reply_partition=self._partition,
+                    tenant_id=request.tenant_id,
+                    campaign_id=request.campaign_id,
+                    attempt_id=request.attempt_id,
+                    sent_time=sent,
+                ),
+            )
             return await asyncio.wait_for(future, self._settings.asr_timeout_s)
         finally:
             self._waiting.pop(request_id, None)

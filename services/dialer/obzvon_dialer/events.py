@@ -27,9 +27,16 @@ class AttemptEvents:
         now = Timestamp()
         now.GetCurrentTime()
         event = events_pb2.CallEvent(
-            event_id=uuid.uuid4().hex, attempt_id=self._request.attempt_id, tenant_id=self._request.tenant_id,
-            campaign_id=self._request.campaign_id, contact_id=self._request.contact_id, type=type_, time=now,
-            phone_number=self._request.phone_number, sequence=self._sequence, **fields,  # type: ignore[arg-type]
+            event_id=uuid.uuid4().hex,
+            attempt_id=self._request.attempt_id,
+            tenant_id=self._request.tenant_id,
+            campaign_id=self._request.campaign_id,
+            contact_id=self._request.contact_id,
+            type=type_,
+            time=now,
+            phone_number=self._request.phone_number,
+            sequence=self._sequence,
+            **fields,  # type: ignore[arg-type]
         )
         await self._producer.send(CALL_EVENTS, self._request.attempt_id, event)
         log.info("call event", extra={"type": T.Name(type_), **{k: v for k, v in fields.items() if v}})
@@ -40,5 +47,10 @@ class AttemptEvents:
     async def reply(self, node_id: str, reply: Reply) -> None:
         if reply.digits:
             await self.emit(T.CALL_EVENT_TYPE_DTMF, node=node_id, transcript=reply.digits, intent=reply.intent)
-        await self.emit(T.CALL_EVENT_TYPE_REPLY, node=node_id, transcript=reply.text or reply.digits,
-                        intent=reply.intent, confidence=reply.confidence)
+        await self.emit(
+            T.CALL_EVENT_TYPE_REPLY,
+            node=node_id,
+            transcript=reply.text or reply.digits,
+            intent=reply.intent,
+            confidence=reply.confidence,
+        )

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class DialerService:
-    def __init__(self, ctx: DialerContext, consumer: Consumer[events_pb2.DialRequest], producer: Producer,
-                 claims: Claims) -> None:
+    def __init__(
+        self, ctx: DialerContext, consumer: Consumer[events_pb2.DialRequest], producer: Producer, claims: Claims
+    ) -> None:
         self._ctx = ctx
         self._consumer = consumer
         self._producer = producer
@@ -63,8 +64,7 @@ class DialerService:
 
     async def _take(self, env: Envelope[events_pb2.DialRequest]) -> None:
         request = env.value
-        with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id,
-                         attempt_id=request.attempt_id):
+        with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id, attempt_id=request.attempt_id):
             if not await self._claims.claim(request.attempt_id):
                 log.warning("duplicate dial request dropped: attempt already claimed")
                 return

@@ -46,7 +46,10 @@ def create_app(settings: ReportingSettings) -> faust.App:
     )
     call_events = app.topic(
         CALL_EVENTS.full_name(settings.topic_prefix),
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
     )
     reports = app.Table("campaign-reports", default=empty_report, partitions=CALL_EVENTS.partitions)
     redis = Redis.from_url(settings.redis_url)

@@ -43,7 +43,8 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     server = grpc.aio.server()
     tenants_pb2_grpc.add_TenantServiceServicer_to_server(TenantApi(store, auth), server)
     campaigns_pb2_grpc.add_CampaignServiceServicer_to_server(
-        CampaignApi(store, auth, control, settings, admission.audit), server)
+        CampaignApi(store, auth, control, settings, admission.audit), server
+    )
     dnc_pb2_grpc.add_DncServiceServicer_to_server(DncApi(admission.dnc, auth, settings.default_region), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -29,8 +29,9 @@ class Admission:
         self.audit = RedisAuditLog(redis)
 
     async def decide(self, dial: events_pb2.DialRequest) -> AdmissionDecision:
-        decision = await admit(admission_request(dial), store=self.counters, dnc=self.dnc, audit=self.audit,
-                               now=now_utc())
+        decision = await admit(
+            admission_request(dial), store=self.counters, dnc=self.dnc, audit=self.audit, now=now_utc()
+        )
         if decision.allowed:
             return AdmissionDecision(allowed=True)
         retry = decision.retry_at.timestamp() if decision.retry_at else None

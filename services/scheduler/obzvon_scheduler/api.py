@@ -53,9 +53,7 @@ class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
         log.info("tenant created", extra={"tenant_id": request.tenant_id})
         return tenants_pb2.CreateTenantResponse(tenant=tenant, api_key=api_key)
 
-    async def GetTenant(
-        self, request: tenants_pb2.GetTenantRequest, context: Context
-    ) -> tenants_pb2.GetTenantResponse:
+    async def GetTenant(self, request: tenants_pb2.GetTenantRequest, context: Context) -> tenants_pb2.GetTenantResponse:
         caller = await self._auth.caller(context)
         tenant_id = request.name.removeprefix("tenants/")
         tenant = await self._store.get_tenant(tenant_id)
@@ -66,8 +64,9 @@ class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
 
 
 class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
-    def __init__(self, store: Store, auth: Authenticator, control: CampaignControl,
-                 settings: SchedulerSettings, audit: AuditLog) -> None:
+    def __init__(
+        self, store: Store, auth: Authenticator, control: CampaignControl, settings: SchedulerSettings, audit: AuditLog
+    ) -> None:
         self._audit = audit
         self._store = store
         self._auth = auth
@@ -111,8 +110,9 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             await self._store.add_campaign_to_index(tenant_id, request.campaign_id)
             response = campaigns_pb2.CreateCampaignResponse(campaign=campaign)
             if request.request_id:
-                await self._store.redis.set(keys.create_request(tenant_id, request.request_id),
-                                            response.SerializeToString(), ex=86400)
+                await self._store.redis.set(
+                    keys.create_request(tenant_id, request.request_id), response.SerializeToString(), ex=86400
+                )
             log.info("campaign created")
             return response
 
@@ -162,8 +162,9 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
                 problems.extend(bad)
                 if normalised is not None:
                     if normalised.contact_id in seen:
-                        problems.append(FieldViolation(f"contacts[{row}].contact_id",
-                                                       f'duplicate "{normalised.contact_id}"'))
+                        problems.append(
+                            FieldViolation(f"contacts[{row}].contact_id", f'duplicate "{normalised.contact_id}"')
+                        )
                         continue
                     seen.add(normalised.contact_id)
                     accepted.append((row, normalised))
@@ -209,7 +210,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         offset = await _page_offset(request.page_token, context)
         ids = await self._store.contact_ids(tenant_id, cid)
         out = campaigns_pb2.ListContactsResponse()
-        for contact_id in ids[offset:offset + size]:
+        for contact_id in ids[offset : offset + size]:
             contact = await self._store.get_contact(tenant_id, cid, contact_id)
             if contact is not None:
                 out.contacts.append(contact)
@@ -227,12 +228,20 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         if contact is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.contact_id!r} not found")
         assert contact is not None
-        records = await self._audit.for_contact(f"{tenant_id}/{cid}", contact.debtor_key or contact.phone_number,
-                                                min(request.page_size or 100, MAX_PAGE))
+        records = await self._audit.for_contact(
+            f"{tenant_id}/{cid}", contact.debtor_key or contact.phone_number, min(request.page_size or 100, MAX_PAGE)
+        )
         out = campaigns_pb2.ListAdmissionDecisionsResponse()
         for r in records:
-            decision = out.decisions.add(phase=r.phase, decision=r.decision, rule=r.rule or "", status=r.status,
-                                         detail=r.detail, attempt_id=r.attempt, phone_number=r.number)
+            decision = out.decisions.add(
+                phase=r.phase,
+                decision=r.decision,
+                rule=r.rule or "",
+                status=r.status,
+                detail=r.detail,
+                attempt_id=r.attempt,
+                phone_number=r.number,
+            )
             decision.time.FromDatetime(r.at)
         return out
 
@@ -244,4 +253,3 @@ async def _page_offset(token: str, context: Context) -> int:
     if not token.isdigit():
         await abort_invalid(context, [FieldViolation("page_token", "not a token this API returned")])
     return int(token)
-

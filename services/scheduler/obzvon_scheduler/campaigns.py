@@ -41,9 +41,14 @@ class CampaignControl:
         queued: list[str] = []
         for row, contact in rows:
             decision = await screen_contact(
-                tenant=tenant_id, campaign=f"{tenant_id}/{cid}", number=contact.phone_number,
-                purpose=PURPOSES.get(campaign.purpose, Purpose.ADVERTISING), consent=consent_of(contact.consent),
-                dnc=self._admission.dnc, audit=self._admission.audit, now=now_utc(),
+                tenant=tenant_id,
+                campaign=f"{tenant_id}/{cid}",
+                number=contact.phone_number,
+                purpose=PURPOSES.get(campaign.purpose, Purpose.ADVERTISING),
+                consent=consent_of(contact.consent),
+                dnc=self._admission.dnc,
+                audit=self._admission.audit,
+                now=now_utc(),
                 contact_key=contact.debtor_key or contact.phone_number,
             )
             if decision.allowed:
@@ -52,12 +57,24 @@ class CampaignControl:
                 continue
             contact.status = decision.status
             field = "consent" if decision.rule == Rule.NO_CONSENT else "phone_number"
-            response.rejected.append(campaigns_pb2.RejectedContact(
-                row=row, field=f"contacts[{row}].{field}", reason=f"{decision.status} ({decision.detail})"))
-            await self._producer.send(CALL_EVENTS, contact.contact_id, events_pb2.CallEvent(
-                event_id=uuid.uuid4().hex, tenant_id=tenant_id, campaign_id=cid, contact_id=contact.contact_id,
-                type=events_pb2.CALL_EVENT_TYPE_BLOCKED, reason=decision.status, phone_number=contact.phone_number,
-            ))
+            response.rejected.append(
+                campaigns_pb2.RejectedContact(
+                    row=row, field=f"contacts[{row}].{field}", reason=f"{decision.status} ({decision.detail})"
+                )
+            )
+            await self._producer.send(
+                CALL_EVENTS,
+                contact.contact_id,
+                events_pb2.CallEvent(
+                    event_id=uuid.uuid4().hex,
+                    tenant_id=tenant_id,
+                    campaign_id=cid,
+                    contact_id=contact.contact_id,
+                    type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
+                    reason=decision.status,
+                    phone_number=contact.phone_number,
+                ),
+            )
         await self._store.put_contacts(tenant_id, cid, [c for _, c in rows])
         for contact_id in queued:
             await self._store.enqueue(tenant_id, cid, contact_id, now)
@@ -93,14 +110,17 @@ class CampaignControl:
 
     async def prerender_static_prompts(self, campaign: campaigns_pb2.Campaign, tenant_display_name: str) -> None:
         """Asks tts for every prompt without contact variables now, so no callee waits for rendering."""
-        texts = [disclosure_text(campaign.language, tenant_display_name),
-                 spoken(OPT_OUT_CONFIRMATION, campaign.language)]
+        texts = [
+            disclosure_text(campaign.language, tenant_display_name),
+            spoken(OPT_OUT_CONFIRMATION, campaign.language),
+        ]
         if any(n.ask.confirm_below for n in campaign.script.nodes.values()):
             texts.append(spoken(NOT_SURE, campaign.language))
         texts += [t for t in (node_text(n) for n in campaign.script.nodes.values()) if t and not variables_in(t)]
         for text in dict.fromkeys(texts):
             key = audio_key(text, campaign.voice, campaign.language)
             await self._producer.send(
-                TTS_REQUESTS, key,
+                TTS_REQUESTS,
+                key,
                 events_pb2.TtsRequest(audio_key=key, text=text, voice=campaign.voice, language=campaign.language),
             )

@@ -23,15 +23,22 @@ RETRYABLE = {"busy", "no answer", "dialer lost", "trunk unavailable"}
 
 
 class OutcomeConsumer:
-    def __init__(self, store: Store, consumer: Consumer[events_pb2.CallEvent], settings: SchedulerSettings,
-                 control: CampaignControl) -> None:
+    def __init__(
+        self,
+        store: Store,
+        consumer: Consumer[events_pb2.CallEvent],
+        settings: SchedulerSettings,
+        control: CampaignControl,
+    ) -> None:
         self._store = store
         self._consumer = consumer
         self._settings = settings
         self._control = control
         self._spam = SpamThresholds(
-            window=settings.spam_window, min_answered=settings.spam_min_answered,
-            short_hangup_s=settings.spam_short_hangup_s, max_short_share=settings.spam_max_short_share,
+            window=settings.spam_window,
+            min_answered=settings.spam_min_answered,
+            short_hangup_s=settings.spam_short_hangup_s,
+            max_short_share=settings.spam_max_short_share,
             max_opt_out_share=settings.spam_max_opt_out_share,
         )
 
@@ -39,11 +46,11 @@ class OutcomeConsumer:
         while not stop.is_set():
             for env in await self._consumer.getmany(timeout_s=0.5):
                 event = env.value
-                with log_context(tenant_id=event.tenant_id, campaign_id=event.campaign_id,
-                                 attempt_id=event.attempt_id):
+                with log_context(tenant_id=event.tenant_id, campaign_id=event.campaign_id, attempt_id=event.attempt_id):
                     if event.type == events_pb2.CALL_EVENT_TYPE_ANSWERED:
-                        await self._store.redis.set(keys.answered_at(event.attempt_id),
-                                                    event.time.ToNanoseconds() / 1e9, ex=86400)
+                        await self._store.redis.set(
+                            keys.answered_at(event.attempt_id), event.time.ToNanoseconds() / 1e9, ex=86400
+                        )
                     elif event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED:
                         await self.watch_spam_risk(event)
                     if event.type in (events_pb2.CALL_EVENT_TYPE_COMPLETED, events_pb2.CALL_EVENT_TYPE_FAILED):
@@ -63,13 +70,14 @@ class OutcomeConsumer:
         contact.status = "completed" if completed else f"failed: {event.reason or 'unknown'}"
         if completed and event.reason:
             contact.status = f"completed: {event.reason}"
-        retry = (not completed and event.reason in RETRYABLE and contact.attempts < max(campaign.max_attempts, 1))
+        retry = not completed and event.reason in RETRYABLE and contact.attempts < max(campaign.max_attempts, 1)
         if retry:
             contact.status = f"retry: {event.reason}"
         await self._store.put_contacts(tenant_id, campaign_id, [contact])
         if retry:
-            await self._store.enqueue(tenant_id, campaign_id, contact.contact_id,
-                                      time.time() + max(campaign.retry_delay_seconds, 1))
+            await self._store.enqueue(
+                tenant_id, campaign_id, contact.contact_id, time.time() + max(campaign.retry_delay_seconds, 1)
+            )
         # Out of flight only now: the dispatcher must never see a campaign with nothing in flight and
         # nothing queued while a retry is still being decided (it would complete the campaign).
         await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)

@@ -40,9 +40,13 @@ def assess(latest: Sequence[str], thresholds: SpamThresholds) -> str | None:
     short = window.count(SHORT) / len(window)
     opted_out = window.count(OPT_OUT) / len(window)
     if short > thresholds.max_short_share:
-        return (f"spam risk: {short:.0%} of the last {len(window)} answered calls were hung up within "
-                f"{thresholds.short_hangup_s:g} s (limit {thresholds.max_short_share:.0%})")
+        return (
+            f"spam risk: {short:.0%} of the last {len(window)} answered calls were hung up within "
+            f"{thresholds.short_hangup_s:g} s (limit {thresholds.max_short_share:.0%})"
+        )
     if opted_out > thresholds.max_opt_out_share:
-        return (f"spam risk: {opted_out:.0%} of the last {len(window)} answered calls opted out "
-                f"(limit {thresholds.max_opt_out_share:.0%})")
+        return (
+            f"spam risk: {opted_out:.0%} of the last {len(window)} answered calls opted out "
+            f"(limit {thresholds.max_opt_out_share:.0%})"
+        )
     return None

@@ -86,14 +86,21 @@ class Store:
     async def queue_length(self, tenant_id: str, campaign_id: str) -> int:
         return int(await self.redis.zcard(keys.queue(tenant_id, campaign_id)))
 
-    async def add_in_flight(self, tenant_id: str, campaign_id: str, attempt_id: str, deadline: float,
-                            contact_id: str, attempt_number: int) -> None:
+    async def add_in_flight(
+        self, tenant_id: str, campaign_id: str, attempt_id: str, deadline: float, contact_id: str, attempt_number: int
+    ) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.in_flight(tenant_id, campaign_id), attempt_id, deadline)
-            pipe.hset(keys.attempt(attempt_id), mapping={
-                "tenant_id": tenant_id, "campaign_id": campaign_id, "contact_id": contact_id,
-                "attempt_number": attempt_number, "deadline": deadline,
-            })
+            pipe.hset(
+                keys.attempt(attempt_id),
+                mapping={
+                    "tenant_id": tenant_id,
+                    "campaign_id": campaign_id,
+                    "contact_id": contact_id,
+                    "attempt_number": attempt_number,
+                    "deadline": deadline,
+                },
+            )
             await pipe.execute()
 
     async def in_flight(self, tenant_id: str, campaign_id: str) -> dict[str, float]:

@@ -62,8 +62,9 @@ def check_campaign(
     if campaign.language not in LANGUAGES:
         problems.append(FieldViolation("campaign.language", f"one of {', '.join(LANGUAGES)}"))
     if campaign.compliance_profile not in available_profiles():
-        problems.append(FieldViolation("campaign.compliance_profile",
-                                       f"required, one of {', '.join(available_profiles())}"))
+        problems.append(
+            FieldViolation("campaign.compliance_profile", f"required, one of {', '.join(available_profiles())}")
+        )
     else:
         try:
             narrowed_profile(campaign.compliance_profile, campaign.calling_hours)

@@ -16,8 +16,7 @@ from num2words import num2words
 
 # Russian case a preposition governs for a following number (num2words' case names).
 _RU_PREP_CASE: dict[str, str] = {
-    **dict.fromkeys(("до", "с", "со", "от", "после", "около", "из", "для", "без", "у", "кроме", "свыше"),
-                    "genitive"),
+    **dict.fromkeys(("до", "с", "со", "от", "после", "около", "из", "для", "без", "у", "кроме", "свыше"), "genitive"),
     **dict.fromkeys(("к", "ко", "по"), "dative"),
     **dict.fromkeys(("на", "за", "про", "через", "в", "во"), "accusative"),
     **dict.fromkeys(("о", "об", "при"), "prepositional"),
@@ -35,10 +34,34 @@ _RU_NOUNS: dict[str, tuple[str, str, str, tuple[str, str], tuple[str, str]]] = {
 }
 _RU_FEMININE = {"копейка"}
 
-_RU_MONTHS_GEN = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-                  "октября", "ноября", "декабря")
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
+_RU_MONTHS_GEN = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 # (major unit, minor unit) per currency, by language.
 _CURRENCY = {
@@ -67,7 +90,8 @@ _AMOUNT_UNIT = {
     lang: re.compile(
         rf"(?<![\w.,])({num})\s?(рубл[а-яё]*|доллар[а-яё]*|евро|руб\.?(?![а-яё])|р\.|долл\.?(?![а-яё])|rub\b"
         r"|rur\b|usd\b|eur\b|euros?\b|dollars?\b|roubles?\b|rubles?\b|[$€₽])(?:\s?(\d{1,2})\s?(?:коп\.?|копе[а-я]*|cents?\b))?",
-        re.IGNORECASE)
+        re.IGNORECASE,
+    )
     for lang, num in _NUM.items()
 }
 _PERCENT = {lang: re.compile(rf"(?<![\w.,])({num})\s?%") for lang, num in _NUM.items()}
@@ -113,7 +137,7 @@ def _kept_stop(m: re.Match[str], group: int) -> str:
     """The abbreviation's dot, when it also ended the sentence ("1500 руб. Итого" keeps its pause)."""
     if m[group] is None or not m[group].endswith(".") or m.end() != m.end(group):
         return ""
-    rest = m.string[m.end():].lstrip()
+    rest = m.string[m.end() :].lstrip()
     return "." if not rest or rest[0].isupper() else ""
 
 

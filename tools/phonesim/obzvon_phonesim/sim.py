@@ -187,9 +187,7 @@ class PhoneSimulator:
             self._truth.write(end)
             self.calls.append(end)
 
-    async def _act(
-        self, call: IncomingCall, behaviour: str, record: dict[str, Any], outcome: dict[str, Any]
-    ) -> None:
+    async def _act(self, call: IncomingCall, behaviour: str, record: dict[str, Any], outcome: dict[str, Any]) -> None:
         if behaviour in REJECT_CODES:
             outcome["sip_code"] = REJECT_CODES[behaviour]
             await call.reject(REJECT_CODES[behaviour])

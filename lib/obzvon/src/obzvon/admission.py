@@ -36,8 +36,7 @@ def narrowed_profile(name: str, calling_hours: str = "") -> Profile:
 def consent_of(consent: campaigns_pb2.Consent) -> ConsentRecord | None:
     if not consent.HasField("time"):
         return None
-    return ConsentRecord(given_at=consent.time.ToDatetime(tzinfo=UTC), channel=consent.channel,
-                         source=consent.source)
+    return ConsentRecord(given_at=consent.time.ToDatetime(tzinfo=UTC), channel=consent.channel, source=consent.source)
 
 
 def admission_request(dial: events_pb2.DialRequest) -> AdmissionRequest:

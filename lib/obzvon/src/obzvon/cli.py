@@ -66,8 +66,10 @@ def read_contacts(path: Path) -> Iterator[campaigns_pb2.Contact]:
             raise CliError(f"{path}: the header must have a 'phone' column (found: {reader.fieldnames})")
         for row in reader:
             contact = campaigns_pb2.Contact(
-                phone_number=row.get("phone") or "", contact_id=row.get("contact_id") or "",
-                region=row.get("region") or "", debtor_key=row.get("debtor_key") or "",
+                phone_number=row.get("phone") or "",
+                contact_id=row.get("contact_id") or "",
+                region=row.get("region") or "",
+                debtor_key=row.get("debtor_key") or "",
                 variables={k: v or "" for k, v in row.items() if k and k not in CONTACT_COLUMNS},
             )
             if row.get("consent_time"):
@@ -93,10 +95,15 @@ def _explain(error: grpc.RpcError, rows_are_lines: bool = False) -> str:
 
 def cmd_tenant_create(args: argparse.Namespace) -> object:
     stub = tenants_pb2_grpc.TenantServiceStub(scheduler())
-    response = stub.CreateTenant(tenants_pb2.CreateTenantRequest(
-        tenant_id=args.id, tenant=tenants_pb2.Tenant(display_name=args.name, caller_ids=args.caller_id,
-                                                      max_concurrent_calls=args.max_calls)),
-        metadata=_metadata(admin=True))
+    response = stub.CreateTenant(
+        tenants_pb2.CreateTenantRequest(
+            tenant_id=args.id,
+            tenant=tenants_pb2.Tenant(
+                display_name=args.name, caller_ids=args.caller_id, max_concurrent_calls=args.max_calls
+            ),
+        ),
+        metadata=_metadata(admin=True),
+    )
     return MessageToDict(response)
 
 
@@ -106,13 +113,22 @@ def cmd_campaign_create(args: argparse.Namespace) -> object:
     except InvalidArgument as e:
         raise CliError(f"{args.script}: " + "; ".join(str(v) for v in e.violations)) from None
     campaign = campaigns_pb2.Campaign(
-        display_name=args.name or args.id, purpose=PURPOSES[args.purpose], script=script, caller_id=args.caller_id,
-        compliance_profile=args.profile, language=args.language, voice=args.voice or "",
-        trunk_uri=args.trunk, max_concurrent_calls=args.max_calls, max_attempts=args.max_attempts,
+        display_name=args.name or args.id,
+        purpose=PURPOSES[args.purpose],
+        script=script,
+        caller_id=args.caller_id,
+        compliance_profile=args.profile,
+        language=args.language,
+        voice=args.voice or "",
+        trunk_uri=args.trunk,
+        max_concurrent_calls=args.max_calls,
+        max_attempts=args.max_attempts,
     )
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
-    response = stub.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-        campaign_id=args.id, campaign=campaign, request_id=args.request_id or ""), metadata=_metadata())
+    response = stub.CreateCampaign(
+        campaigns_pb2.CreateCampaignRequest(campaign_id=args.id, campaign=campaign, request_id=args.request_id or ""),
+        metadata=_metadata(),
+    )
     return MessageToDict(response.campaign)
 
 
@@ -121,8 +137,9 @@ def cmd_contacts_import(args: argparse.Namespace) -> object:
 
     def chunks() -> Iterator[campaigns_pb2.ImportContactsRequest]:
         for i in range(0, max(len(contacts), 1), 500):
-            yield campaigns_pb2.ImportContactsRequest(campaign=f"campaigns/{args.campaign}",
-                                                      contacts=contacts[i:i + 500])
+            yield campaigns_pb2.ImportContactsRequest(
+                campaign=f"campaigns/{args.campaign}", contacts=contacts[i : i + 500]
+            )
 
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
     try:
@@ -134,21 +151,26 @@ def cmd_contacts_import(args: argparse.Namespace) -> object:
 
 def cmd_campaign_start(args: argparse.Namespace) -> object:
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
-    return MessageToDict(stub.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{args.id}"),
-                                            metadata=_metadata()).campaign)
+    return MessageToDict(
+        stub.StartCampaign(
+            campaigns_pb2.StartCampaignRequest(name=f"campaigns/{args.id}"), metadata=_metadata()
+        ).campaign
+    )
 
 
 def cmd_campaign_get(args: argparse.Namespace) -> object:
     stub = campaigns_pb2_grpc.CampaignServiceStub(scheduler())
-    return MessageToDict(stub.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{args.id}"),
-                                          metadata=_metadata()).campaign)
+    return MessageToDict(
+        stub.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{args.id}"), metadata=_metadata()).campaign
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> object:
     stub = reports_pb2_grpc.ReportingServiceStub(reporting())
     while True:
-        report = stub.GetCampaignReport(reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{args.id}"),
-                                        metadata=_metadata()).report
+        report = stub.GetCampaignReport(
+            reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{args.id}"), metadata=_metadata()
+        ).report
         if not args.watch:
             return MessageToDict(report, always_print_fields_with_no_presence=True)
         print(json.dumps(MessageToDict(report, always_print_fields_with_no_presence=True), ensure_ascii=False))

@@ -72,44 +72,69 @@ class ApiClient:
         self._rep.close()
 
     def create_tenant(self, tenant_id: str, display_name: str = "Клиника Здоровье") -> None:
-        created = self.tenants.CreateTenant(tenants_pb2.CreateTenantRequest(
-            tenant_id=tenant_id, tenant=tenants_pb2.Tenant(display_name=display_name, caller_ids=[CALLER_ID])),
-            metadata=[("x-api-key", self._stack.admin_api_key)])
+        created = self.tenants.CreateTenant(
+            tenants_pb2.CreateTenantRequest(
+                tenant_id=tenant_id, tenant=tenants_pb2.Tenant(display_name=display_name, caller_ids=[CALLER_ID])
+            ),
+            metadata=[("x-api-key", self._stack.admin_api_key)],
+        )
         self.key = [("x-api-key", created.api_key)]
 
     def create_campaign(self, campaign_id: str, *, sim_port: int, max_calls: int = 10) -> None:
         script = load_script_yaml(SCRIPT.read_text(encoding="utf-8"))
-        self.campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-            campaign_id=campaign_id, request_id=f"{campaign_id}-create",
-            campaign=campaigns_pb2.Campaign(
-                display_name="Напоминание о приёме", purpose=campaigns_pb2.PURPOSE_INFORMATIONAL, script=script,
-                caller_id=CALLER_ID, compliance_profile="default", language="ru", voice="default:ru",
-                trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}", max_concurrent_calls=max_calls,
-            )), metadata=self.key)
+        self.campaigns.CreateCampaign(
+            campaigns_pb2.CreateCampaignRequest(
+                campaign_id=campaign_id,
+                request_id=f"{campaign_id}-create",
+                campaign=campaigns_pb2.Campaign(
+                    display_name="Напоминание о приёме",
+                    purpose=campaigns_pb2.PURPOSE_INFORMATIONAL,
+                    script=script,
+                    caller_id=CALLER_ID,
+                    compliance_profile="default",
+                    language="ru",
+                    voice="default:ru",
+                    trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}",
+                    max_concurrent_calls=max_calls,
+                ),
+            ),
+            metadata=self.key,
+        )
 
     def import_contacts(self, campaign_id: str, numbers: list[str]) -> campaigns_pb2.ImportContactsResponse:
         request = campaigns_pb2.ImportContactsRequest(
             campaign=f"campaigns/{campaign_id}",
-            contacts=[campaigns_pb2.Contact(contact_id=f"patient-{i + 1}", phone_number=n,
-                                            variables={"name": f"пациент {i + 1}", "time": "10:30"})
-                      for i, n in enumerate(numbers)],
+            contacts=[
+                campaigns_pb2.Contact(
+                    contact_id=f"patient-{i + 1}",
+                    phone_number=n,
+                    variables={"name": f"пациент {i + 1}", "time": "10:30"},
+                )
+                for i, n in enumerate(numbers)
+            ],
         )
-        response: campaigns_pb2.ImportContactsResponse = self.campaigns.ImportContacts(iter([request]),
-                                                                                     metadata=self.key)
+        response: campaigns_pb2.ImportContactsResponse = self.campaigns.ImportContacts(
+            iter([request]), metadata=self.key
+        )
         return response
 
     def start(self, campaign_id: str) -> None:
-        self.campaigns.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"),
-                                     metadata=self.key)
+        self.campaigns.StartCampaign(
+            campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=self.key
+        )
 
     def report(self, campaign_id: str) -> reports_pb2.CampaignReport:
         report: reports_pb2.CampaignReport = self.reports.GetCampaignReport(
-            reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key).report
+            reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key
+        ).report
         return report
 
     def contacts(self, campaign_id: str) -> list[campaigns_pb2.Contact]:
-        return list(self.campaigns.ListContacts(
-            campaigns_pb2.ListContactsRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key).contacts)
+        return list(
+            self.campaigns.ListContacts(
+                campaigns_pb2.ListContactsRequest(campaign=f"campaigns/{campaign_id}"), metadata=self.key
+            ).contacts
+        )
 
     def wait_finished(self, campaign_id: str, contacts: int, timeout_s: float) -> reports_pb2.CampaignReport:
         """Waits until the campaign completed and the report accounts for every contact."""
@@ -118,18 +143,30 @@ class ApiClient:
         while time.monotonic() < deadline:
             self._stack.check_alive()
             report = self.report(campaign_id)
-            state = self.campaigns.GetCampaign(campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"),
-                                               metadata=self.key).campaign.state
-            if state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED and \
-                    report.completed + report.failed + report.blocked >= contacts:
+            state = self.campaigns.GetCampaign(
+                campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=self.key
+            ).campaign.state
+            if (
+                state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED
+                and report.completed + report.failed + report.blocked >= contacts
+            ):
                 return report
             time.sleep(1.0)
         raise TimeoutError(f"campaign not finished within {timeout_s} s; last report: {report}")
 
 
-def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts: int = 10,
-                 tenant_id: str = "clinic", campaign_id: str = "reminders", timeout_s: float = 240.0,
-                 numbers: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+def run_campaign(
+    stack: DevStack,
+    *,
+    sim_port: int,
+    ground_truth: Path,
+    contacts: int = 10,
+    tenant_id: str = "clinic",
+    campaign_id: str = "reminders",
+    timeout_s: float = 240.0,
+    numbers: list[str] | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
     """Creates, starts and waits for the demo campaign; returns the report and the comparison."""
     api = ApiClient(stack)
     try:
@@ -148,9 +185,17 @@ def run_campaign(stack: DevStack, *, sim_port: int, ground_truth: Path, contacts
 
     truth = read_ground_truth(ground_truth, {n.lstrip("+") for n in numbers})
     return {
-        "report": {"attempts": report.attempts, "answered": report.answered, "yes": report.yes, "no": report.no,
-                   "other": report.other, "completed": report.completed, "failed": report.failed,
-                   "outcomes": dict(report.outcomes), "tags": dict(report.tags)},
+        "report": {
+            "attempts": report.attempts,
+            "answered": report.answered,
+            "yes": report.yes,
+            "no": report.no,
+            "other": report.other,
+            "completed": report.completed,
+            "failed": report.failed,
+            "outcomes": dict(report.outcomes),
+            "tags": dict(report.tags),
+        },
         "ground_truth": {"attempts": truth.attempts, "answered": truth.answered, "yes": truth.yes},
         "contact_statuses": statuses,
         "matches_ground_truth": (report.attempts, report.answered, report.yes)

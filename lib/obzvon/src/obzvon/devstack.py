@@ -73,8 +73,12 @@ class DevStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [bin_path(f"obzvon-{service}"), "serve"], env=self.env(service), stdout=log, stderr=subprocess.STDOUT,
-            cwd=self.workdir, start_new_session=True,
+            [bin_path(f"obzvon-{service}"), "serve"],
+            env=self.env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
@@ -122,17 +126,30 @@ def wait_healthy(addr: str, timeout_s: float) -> None:
             time.sleep(0.3)
 
 
-def start_phonesim(workdir: Path, *, sim_port: int, ground_truth: Path, mix: str, seed: int = 7,
-                   rules: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+def start_phonesim(
+    workdir: Path, *, sim_port: int, ground_truth: Path, mix: str, seed: int = 7, rules: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     log = (workdir / "phonesim.log").open("ab")
-    argv = [bin_path("obzvon-phonesim"), "serve", "--sip-port", str(sim_port), "--ground-truth", str(ground_truth),
-            "--seed", str(seed), "--mix", mix,
-            # the robot speaks its disclosure, greeting and question before the callee answers
-            "--listen-timeout-s", "60",
-            # A callee who waits 2 s of robot silence before answering: when tts is slow to render a
-            # personal prompt, the robot pauses between nodes, and with 700 ms the phone answered
-            # into that pause, before the question, and was then silent (a flaky demo test).
-            "--end-silence-ms", "2000"]
+    argv = [
+        bin_path("obzvon-phonesim"),
+        "serve",
+        "--sip-port",
+        str(sim_port),
+        "--ground-truth",
+        str(ground_truth),
+        "--seed",
+        str(seed),
+        "--mix",
+        mix,
+        # the robot speaks its disclosure, greeting and question before the callee answers
+        "--listen-timeout-s",
+        "60",
+        # A callee who waits 2 s of robot silence before answering: when tts is slow to render a
+        # personal prompt, the robot pauses between nodes, and with 700 ms the phone answered
+        # into that pause, before the question, and was then silent (a flaky demo test).
+        "--end-silence-ms",
+        "2000",
+    ]
     for rule in rules:
         argv += ["--rule", rule]
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -141,15 +158,24 @@ def start_phonesim(workdir: Path, *, sim_port: int, ground_truth: Path, mix: str
 # Fixed-line numbers of places with a single time zone, around the globe: a demo or test picks the
 # place where it is now mid-day, so the calling-window rules admit the calls at any hour it runs.
 _AWAKE_CANDIDATES = (
-    ("+7495", "Europe/Moscow"), ("+4420", "Europe/London"), ("+1212", "America/New_York"),
-    ("+1213", "America/Los_Angeles"), ("+813", "Asia/Tokyo"), ("+612", "Australia/Sydney"),
-    ("+9714", "Asia/Dubai"), ("+5511", "America/Sao_Paulo"), ("+1808", "Pacific/Honolulu"),
-    ("+649", "Pacific/Auckland"), ("+9111", "Asia/Kolkata"), ("+8621", "Asia/Shanghai"),
+    ("+7495", "Europe/Moscow"),
+    ("+4420", "Europe/London"),
+    ("+1212", "America/New_York"),
+    ("+1213", "America/Los_Angeles"),
+    ("+813", "Asia/Tokyo"),
+    ("+612", "Australia/Sydney"),
+    ("+9714", "Asia/Dubai"),
+    ("+5511", "America/Sao_Paulo"),
+    ("+1808", "Pacific/Honolulu"),
+    ("+649", "Pacific/Auckland"),
+    ("+9111", "Asia/Kolkata"),
+    ("+8621", "Asia/Shanghai"),
 )
 
 
-def numbers_awake_now(count: int, now: float | None = None, start: int | None = None,
-                      hours: tuple[int, int] = (11, 17)) -> list[str]:
+def numbers_awake_now(
+    count: int, now: float | None = None, start: int | None = None, hours: tuple[int, int] = (11, 17)
+) -> list[str]:
     """`count` valid numbers in one place where local time is now within `hours` (11:00-17:00).
 
     Numbers start at a random offset unless `start` is given: per-number limits (the daily cap on
@@ -176,8 +202,7 @@ def numbers_awake_now(count: int, now: float | None = None, start: int | None = 
                     parsed = phonenumbers.parse(number)
                 except phonenumbers.NumberParseException:
                     continue
-                if not phonenumbers.is_valid_number(parsed) or \
-                        pn_timezone.time_zones_for_number(parsed) != (zone,):
+                if not phonenumbers.is_valid_number(parsed) or pn_timezone.time_zones_for_number(parsed) != (zone,):
                     continue
                 out.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
                 if len(out) == count:

@@ -24,8 +24,7 @@ def run_service(settings: CommonSettings, main: Callable[[asyncio.Event], Awaita
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        beat = asyncio.create_task(_heartbeat(Path(settings.heartbeat_file), stop)) if settings.heartbeat_file \
-            else None
+        beat = asyncio.create_task(_heartbeat(Path(settings.heartbeat_file), stop)) if settings.heartbeat_file else None
         try:
             await main(stop)
         finally:

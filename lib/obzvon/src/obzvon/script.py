@@ -173,9 +173,9 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
     # retries (the dialer then hangs up), or if a successor can end it. Nodes that cannot are a loop
     # with no exit.
     can_end = {
-        nid for nid, n in nodes.items()
-        if node_kind(n) == "hangup"
-        or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
+        nid
+        for nid, n in nodes.items()
+        if node_kind(n) == "hangup" or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
     }
     changed = True
     while changed:
@@ -189,10 +189,26 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
     return problems
 
 
-_NODE_KEYS = {"say", "ask", "expect", "on", "retries", "digits_length", "choices", "confirm_below", "transfer",
-              "hangup", "next", "tag", "set"}
-_EXPECTS = {"yes_no": scripts_pb2.EXPECT_YES_NO, "digits": scripts_pb2.EXPECT_DIGITS,
-            "choice": scripts_pb2.EXPECT_CHOICE}
+_NODE_KEYS = {
+    "say",
+    "ask",
+    "expect",
+    "on",
+    "retries",
+    "digits_length",
+    "choices",
+    "confirm_below",
+    "transfer",
+    "hangup",
+    "next",
+    "tag",
+    "set",
+}
+_EXPECTS = {
+    "yes_no": scripts_pb2.EXPECT_YES_NO,
+    "digits": scripts_pb2.EXPECT_DIGITS,
+    "choice": scripts_pb2.EXPECT_CHOICE,
+}
 
 
 def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Script:
@@ -218,16 +234,21 @@ def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Scri
             expect = _EXPECTS.get(str(spec.get("expect", "")))
             if expect is None:
                 problems.append(FieldViolation(f"{where}.expect", f"one of {', '.join(_EXPECTS)}"))
-            node.ask.CopyFrom(scripts_pb2.AskNode(
-                text=str(spec["ask"]), expect=expect or scripts_pb2.EXPECT_UNSPECIFIED,
-                on={str(k): str(v) for k, v in (spec.get("on") or {}).items()},
-                retries=int(spec.get("retries", 0)), digits_length=int(spec.get("digits_length", 0)),
-                choices=[str(c) for c in spec.get("choices", [])],
-                confirm_below=_number(spec, "confirm_below", where, problems),
-            ))
+            node.ask.CopyFrom(
+                scripts_pb2.AskNode(
+                    text=str(spec["ask"]),
+                    expect=expect or scripts_pb2.EXPECT_UNSPECIFIED,
+                    on={str(k): str(v) for k, v in (spec.get("on") or {}).items()},
+                    retries=int(spec.get("retries", 0)),
+                    digits_length=int(spec.get("digits_length", 0)),
+                    choices=[str(c) for c in spec.get("choices", [])],
+                    confirm_below=_number(spec, "confirm_below", where, problems),
+                )
+            )
         elif "transfer" in spec:
-            node.transfer.CopyFrom(scripts_pb2.TransferNode(text=str(spec.get("say", "")),
-                                                            target_uri=str(spec["transfer"])))
+            node.transfer.CopyFrom(
+                scripts_pb2.TransferNode(text=str(spec.get("say", "")), target_uri=str(spec["transfer"]))
+            )
         elif "hangup" in spec:
             last = spec["hangup"] if isinstance(spec["hangup"], str) else spec.get("say", "")
             node.hangup.CopyFrom(scripts_pb2.HangupNode(text=str(last)))
@@ -266,6 +287,7 @@ def load_script_yaml(text: str) -> scripts_pb2.Script:
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                  list("tTfF"))
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
     return script_from_mapping(yaml.load(text, Loader=_Loader))

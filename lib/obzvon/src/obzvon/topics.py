@@ -32,7 +32,19 @@ ASR_RESULTS = Topic("asr.results", events_pb2.AsrResult, key="call id", partitio
 TTS_REQUESTS = Topic("tts.requests", events_pb2.TtsRequest, key="audio key", partitions=4)
 TTS_READY = Topic("tts.ready", events_pb2.TtsReady, key="audio key", partitions=4)
 
-ALL_TOPICS: tuple[Topic[events_pb2.DialRequest] | Topic[events_pb2.CallEvent] | Topic[events_pb2.AsrRequest]
-                  | Topic[events_pb2.AsrResult] | Topic[events_pb2.TtsRequest] | Topic[events_pb2.TtsReady], ...] = (
-    DIAL_REQUESTS, CALL_EVENTS, ASR_REQUESTS, ASR_RESULTS, TTS_REQUESTS, TTS_READY,
+ALL_TOPICS: tuple[
+    Topic[events_pb2.DialRequest]
+    | Topic[events_pb2.CallEvent]
+    | Topic[events_pb2.AsrRequest]
+    | Topic[events_pb2.AsrResult]
+    | Topic[events_pb2.TtsRequest]
+    | Topic[events_pb2.TtsReady],
+    ...,
+] = (
+    DIAL_REQUESTS,
+    CALL_EVENTS,
+    ASR_REQUESTS,
+    ASR_RESULTS,
+    TTS_REQUESTS,
+    TTS_READY,
 )

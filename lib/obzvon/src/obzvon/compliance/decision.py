@@ -77,9 +77,7 @@ class Decision:
         return cls(True, None, ADMITTED, detail, None, number, reservation)
 
     @classmethod
-    def blocked(
-        cls, rule: Rule, detail: str, retry_at: datetime | None = None, number: str | None = None
-    ) -> Decision:
+    def blocked(cls, rule: Rule, detail: str, retry_at: datetime | None = None, number: str | None = None) -> Decision:
         return cls(False, rule, rule.status, detail, retry_at, number)
 
 

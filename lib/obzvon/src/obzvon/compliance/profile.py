@@ -210,9 +210,7 @@ def _day_type(name: str) -> DayType:
     try:
         return DayType(name)
     except ValueError:
-        raise ProfileError(
-            f"unknown day type {name!r} (expected one of {[d.value for d in DayType]})"
-        ) from None
+        raise ProfileError(f"unknown day type {name!r} (expected one of {[d.value for d in DayType]})") from None
 
 
 def _kind(name: str) -> InteractionKind:
@@ -256,9 +254,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     windows: dict[DayType, Window | None] = {}
     for dt_name, raw in _table(data.get("windows", {}), "windows").items():
         windows[_day_type(dt_name)] = parse_window(_str(raw, f"windows.{dt_name}"))
-    limits = {
-        _kind(k): _parse_limits(v, f"limits.{k}") for k, v in _table(data.get("limits", {}), "limits").items()
-    }
+    limits = {_kind(k): _parse_limits(v, f"limits.{k}") for k, v in _table(data.get("limits", {}), "limits").items()}
     cap_raw = data.get("frequency_cap_per_day", 2)
     robot = data.get("robot_call_is_conversation", True)
     if not isinstance(robot, bool):

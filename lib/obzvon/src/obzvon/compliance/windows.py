@@ -34,9 +34,7 @@ class UnknownTimeZoneError(ValueError):
     pass
 
 
-def parse_number(
-    raw: str | phonenumbers.PhoneNumber, default_region: str | None = None
-) -> phonenumbers.PhoneNumber:
+def parse_number(raw: str | phonenumbers.PhoneNumber, default_region: str | None = None) -> phonenumbers.PhoneNumber:
     """Parse and validate a number that is about to be called."""
     if isinstance(raw, phonenumbers.PhoneNumber):
         num = raw

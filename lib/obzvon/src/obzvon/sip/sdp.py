@@ -10,9 +10,7 @@ from aiosipua import parse_sdp
 SUPPORTED = {0: "PCMU", 8: "PCMA"}
 
 
-def offer(
-    host: str, rtp_port: int, payload_types: tuple[int, ...] = (0, 8), dtmf_pt: int | None = 101
-) -> str:
+def offer(host: str, rtp_port: int, payload_types: tuple[int, ...] = (0, 8), dtmf_pt: int | None = 101) -> str:
     sid = random.randint(1, 2**31)
     fmts = [str(p) for p in payload_types] + ([str(dtmf_pt)] if dtmf_pt is not None else [])
     lines = [

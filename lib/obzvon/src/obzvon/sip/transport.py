@@ -267,9 +267,7 @@ class SipEndpoint:
         self.sent_log: list[tuple[str, Addr]] | None = None  # first lines, for tests and debugging
 
     @classmethod
-    async def bind(
-        cls, host: str = "127.0.0.1", port: int = 0, *, t1: float = T1, t2: float = T2
-    ) -> SipEndpoint:
+    async def bind(cls, host: str = "127.0.0.1", port: int = 0, *, t1: float = T1, t2: float = T2) -> SipEndpoint:
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(_Protocol, local_addr=(host, port))
         sock = transport.get_extra_info("sockname")

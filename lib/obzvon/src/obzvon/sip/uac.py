@@ -83,9 +83,7 @@ class OutboundCall:
         if not self.active or self._bye_sent:
             return
         self._bye_sent = True
-        bye = self.dialog.create_request(
-            "BYE", via_host=self._trunk.local_addr[0], via_port=self._trunk.local_addr[1]
-        )
+        bye = self.dialog.create_request("BYE", via_host=self._trunk.local_addr[0], via_port=self._trunk.local_addr[1])
         self.dialog.terminate()
         txn = self._trunk.endpoint.request(bye, self._next_hop())
         try:
@@ -231,9 +229,7 @@ class SipTrunk:
                                 on_early_media(m.rtp)
                     continue
                 if resp.status_code >= 300:
-                    raise CallFailed(
-                        resp.status_code, resp.reason_phrase or REASONS.get(resp.status_code, "")
-                    )
+                    raise CallFailed(resp.status_code, resp.reason_phrase or REASONS.get(resp.status_code, ""))
                 call = self._confirm(dialog, txn, resp, rtp_port)
                 call.early_media = early
                 return call
@@ -252,18 +248,14 @@ class SipTrunk:
             if txn.final.done() and not txn.final.cancelled():
                 txn.final.exception()
 
-    def _confirm(
-        self, dialog: Dialog, txn: ClientTransaction, resp: SipResponse, rtp_port: int
-    ) -> OutboundCall:
+    def _confirm(self, dialog: Dialog, txn: ClientTransaction, resp: SipResponse, rtp_port: int) -> OutboundCall:
         to = resp.to_addr
         dialog.remote_tag = (to.tag or "") if to is not None else ""
         contacts = resp.contact
         if contacts:
             c = contacts[0].uri
             dialog.remote_target = f"sip:{c.user + '@' if c.user else ''}{c.host}:{c.port or 5060}"
-        dialog.route_set = [
-            r.strip() for rr in reversed(resp.headers.get("record-route")) for r in rr.split(",")
-        ]
+        dialog.route_set = [r.strip() for rr in reversed(resp.headers.get("record-route")) for r in rr.split(",")]
         dialog.confirm()
         ack = self._ack_2xx(dialog, cseq_of(resp).seq)
         media = sdp.parse_media(resp.text) if resp.body else None

@@ -185,9 +185,7 @@ class SipUas:
         endpoint.on_request = self._on_request
 
     @classmethod
-    async def start(
-        cls, handler: CallHandler, host: str = "127.0.0.1", port: int = 0, *, t1: float = 0.5
-    ) -> SipUas:
+    async def start(cls, handler: CallHandler, host: str = "127.0.0.1", port: int = 0, *, t1: float = 0.5) -> SipUas:
         ep = await SipEndpoint.bind(host, port, t1=t1)
         return cls(ep, handler)
 
