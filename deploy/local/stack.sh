@@ -90,8 +90,10 @@ redis_start() {
 }
 
 stop_pidfile() {  # pidfile name
-  if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
-    kill "$(cat "$1")"; for _ in $(seq 1 100); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.2; done
+  local pid
+  pid=$(cat "$1" 2>/dev/null || true)  # read once: redis deletes its pidfile as it exits
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     log "$2 stopped"
   fi
   rm -f "$1"
