@@ -81,8 +81,20 @@ L4J
   wait_port "$KAFKA_PORT" 90 kafka || { tail -n 30 "$KAFKA_DIR/stdout.log" "$KAFKA_DIR/server.log" >&2; return 1; }
 }
 
+redis_writable() {
+  # A Redis whose data directory is gone still answers PING but refuses writes (MISCONF).
+  [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" set obzvon:stack:probe ok 2>&1)" = "OK" ]
+}
+
 redis_start() {
-  if port_open "$REDIS_PORT"; then log "redis already listening on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  if port_open "$REDIS_PORT"; then
+    if ! redis_writable; then
+      log "the redis on 127.0.0.1:$REDIS_PORT refuses writes: $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" set obzvon:stack:probe ok 2>&1 | head -c 200)"
+      log "stop it (redis-cli -p $REDIS_PORT shutdown nosave) and start again"
+      return 1
+    fi
+    log "redis already listening on 127.0.0.1:$REDIS_PORT"; return 0
+  fi
   mkdir -p "$REDIS_DIR"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --appendonly yes \
     --appendfsync everysec --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
@@ -94,7 +106,8 @@ stop_pidfile() {  # pidfile name
   pid=$(cat "$1" 2>/dev/null || true)  # read once: redis deletes its pidfile as it exits
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    log "$2 stopped"
+    # Redis refuses SIGTERM when its final save fails (a deleted data directory): nothing to keep.
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; log "$2 did not stop in 20 s: killed"; else log "$2 stopped"; fi
   fi
   rm -f "$1"
 }
