@@ -32,7 +32,7 @@ never espeak-ng for Russian), varied in tempo, pitch and line noise, put through
   splits also give held_out_v6/new_text and held_out_v6/new_text_new_voice.
 * held_out_v7: V7_PHRASES (written blind on 2026-11-28, when held_out_v6 had been run, by a writer
   who had seen neither the engine's code nor its errors) x every available voice x V7_VARIANTS
-  (conditions with no tempo, pitch or hiss level one of v1's-v6's). Not yet rendered, not yet run.
+  (conditions with no tempo, pitch or hiss level one of v1's-v6's). Rendered (237 s), not yet run.
   splits also give held_out_v7/new_text and held_out_v7/new_text_new_voice.
 
 Usage: .venv/bin/python bench/asr_accuracy.py
