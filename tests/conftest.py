@@ -6,6 +6,7 @@ down fails with that instruction rather than skipping.
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ from obzvon.settings import CommonSettings
 
 KAFKA = ("127.0.0.1", 9092)
 REDIS = ("127.0.0.1", 6379)
-TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
+# Database 1 unless told otherwise: two suites run at once (e.g. by two developers) each need their own,
+# since each empties its database when it starts.
+TEST_REDIS_URL = os.environ.get("OBZVON_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 
 
 def _listening(addr: tuple[str, int]) -> bool:
@@ -38,7 +41,7 @@ def local_stack() -> None:
 
 @pytest.fixture(scope="session")
 def test_redis(local_stack: None) -> str:
-    """Redis database 1, emptied once per session: tests never see the demo's state (database 0)."""
+    """Redis database 1 (or OBZVON_TEST_REDIS_URL), emptied once per session: tests never see the demo's state (database 0)."""
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
 
