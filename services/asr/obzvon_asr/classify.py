@@ -1,5 +1,8 @@
 """`obzvon-asr classify FILE.wav --lang ru|en --expect yes_no|digits|free|choice`: one JSON line.
 
+The file may be any phone recording: WAV in PCM16, μ-law or A-law, any rate, mono or stereo
+(`--channel`). One that cannot be read ends in one line naming the problem and exit status 2.
+
 The same AsrEngine.recognize() the service calls, on one file, for trying a recording by hand."""
 
 from __future__ import annotations
@@ -7,23 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import wave
 
 from obzvon_asr.engine import EXPECTS, AsrEngine, Utterance, models_from_env
-
-
-def _read_wav(path: str) -> tuple[bytes, int]:
-    with wave.open(path, "rb") as w:
-        if w.getsampwidth() != 2:
-            raise SystemExit(f"{path}: need 16-bit PCM WAV")
-        frames = w.readframes(w.getnframes())
-        rate = w.getframerate()
-        if w.getnchannels() == 2:
-            # Keep the left channel: telephone recordings are mono in practice.
-            frames = b"".join(frames[i : i + 2] for i in range(0, len(frames), 4))
-        elif w.getnchannels() != 1:
-            raise SystemExit(f"{path}: need mono or stereo")
-    return frames, rate
+from obzvon_asr.recording import CHANNELS, RecordingError, read_recording
 
 
 def main(argv: list[str]) -> int:
@@ -33,15 +22,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--expect", default="yes_no", choices=EXPECTS)
     parser.add_argument("--choice", action="append", default=[], help="an allowed answer (expect=choice)")
     parser.add_argument("--model", help="model for --lang: tiny.en, base or a folder (default: OBZVON_ASR_MODELS)")
+    parser.add_argument("--channel", default="mix", choices=CHANNELS, help="of a stereo recording (default: mix)")
     args = parser.parse_args(argv)
-    pcm, rate = _read_wav(args.file)
+    try:
+        audio = read_recording(args.file, args.channel)
+    except RecordingError as e:
+        print(f"obzvon-asr classify: {e}", file=sys.stderr)
+        return 2
     chosen = models_from_env()
     model = args.model or chosen.get(args.lang)
     if model is None:
         print(f"no model configured for language {args.lang!r}", file=sys.stderr)
         return 2
     engine = AsrEngine({args.lang: model})
-    result = engine.recognize([Utterance(pcm, rate, args.lang, args.expect, tuple(args.choice))])[0]
+    utterance = Utterance(audio.pcm16, audio.sample_rate, args.lang, args.expect, tuple(args.choice))
+    result = engine.recognize([utterance])[0]
     out: dict[str, object] = {
         "text": result.text,
         "intent": result.intent,
