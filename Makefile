@@ -11,7 +11,10 @@ stack: setup
 stop:
 	deploy/local/stack.sh stop
 
-demo: stack
+# The demo needs no Kubernetes tooling: its setup skips building buf, kustomize and kubeconform.
+demo:
+	deploy/local/setup.sh demo
+	deploy/local/stack.sh start
 	.venv/bin/python deploy/local/demo.py
 
 test: stack

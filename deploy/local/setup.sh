@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Obzvon needs on a fresh Debian machine, idempotently:
 # Debian packages (servers, SIP peers, voices), the Python environment in .venv/, generated protobuf stubs.
+# `setup.sh demo` leaves out what only the test suite needs (buf, kustomize, kubeconform: minutes to build).
 set -euo pipefail
+PURPOSE=${1:-test}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -37,5 +39,5 @@ fi
 
 tools/genproto.sh
 # buf, kustomize, kubeconform (Go module proxy) and offline Kubernetes schemas, for tests/deploy
-tools/k8s-tools.sh >/dev/null
+if [ "$PURPOSE" != demo ]; then tools/k8s-tools.sh >/dev/null; fi
 log "ready: .venv/ ($(.venv/bin/python --version))"
