@@ -41,7 +41,7 @@ def local_stack() -> None:
 
 @pytest.fixture(scope="session")
 def test_redis(local_stack: None) -> str:
-    """Redis database 1 (or OBZVON_TEST_REDIS_URL), emptied once per session: tests never see the demo's state (database 0)."""
+    """Redis database 1 (or OBZVON_TEST_REDIS_URL), emptied once per session; never the demo's (database 0)."""
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
 
