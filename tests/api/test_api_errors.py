@@ -29,7 +29,7 @@ def _campaign(**overrides: object) -> campaigns_pb2.Campaign:
         caller_id="+74950000000",
         compliance_profile="default",
         language="ru",
-        trunk_uri="sip:{number}@127.0.0.1:5070",
+        trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=5070),
     )
     fields.update(overrides)
     return campaigns_pb2.Campaign(**fields)  # type: ignore[arg-type]

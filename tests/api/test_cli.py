@@ -46,11 +46,17 @@ def test_cli_creates_and_reports_bad_rows_by_line(scheduler: grpc.Channel, devst
         "--caller-id",
         "+74950000000",
         "--trunk",
-        "sip:{number}@127.0.0.1:5070",
+        "127.0.0.1:5070",
         env=env,
     )
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["state"] == "CAMPAIGN_STATE_DRAFT"
+    assert json.loads(created.stdout)["trunk"] == {
+        "host": "127.0.0.1",
+        "port": 5070,
+        "transport": "TRUNK_TRANSPORT_UDP",
+        "numberFormat": "TRUNK_NUMBER_FORMAT_E164_NO_PLUS",
+    }
 
     csv = tmp_path / "contacts.csv"
     csv.write_text("phone,name,time\n+74951234567,Анна,10:30\n+7 (495) ЖЖЖ,Борис,11:00\n", encoding="utf-8")

@@ -30,7 +30,7 @@ def campaign(purpose: campaigns_pb2.Purpose.ValueType, **extra: object) -> campa
         caller_id="+74950000000",
         compliance_profile="default",
         language="ru",
-        trunk_uri="sip:{number}@127.0.0.1:5070",
+        trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=5070),
         **extra,
     )  # type: ignore[arg-type]
 

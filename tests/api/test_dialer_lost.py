@@ -29,7 +29,7 @@ def test_lost_attempts_are_closed_and_retried_with_new_ids(
                 caller_id="+74950000000",
                 compliance_profile="default",
                 language="ru",
-                trunk_uri="sip:{number}@127.0.0.1:5070",
+                trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=5070),
                 max_attempts=2,
                 retry_delay_seconds=1,
                 script=load_script_yaml('start: bye\nnodes:\n  bye: {hangup: "До свидания"}\n'),

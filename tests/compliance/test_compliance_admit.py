@@ -166,6 +166,17 @@ async def test_daily_limit_in_debtor_local_day(env: Env) -> None:
     assert (await env.call(req(tenant="t2", contact_key="D1"), msk(2024, 3, 6, 9))).allowed
 
 
+async def test_fresh_debtor_key_does_not_restart_the_count(env: Env) -> None:
+    # A tenant that labels the same number as a new debtor on every import: the number's own count holds.
+    assert (await env.call(req(contact_key="import-1"), msk(2024, 3, 5, 10))).allowed
+    for key in ("import-2", None):
+        d = await env.admit(req(contact_key=key), msk(2024, 3, 5, 11))
+        assert d.rule is Rule.FZ230_DAILY, key
+    # The debtor key still groups the debtor's other numbers (checked in both counts).
+    d = await env.admit(req(MOSCOW_2, contact_key="import-1"), msk(2024, 3, 5, 12))
+    assert d.rule is Rule.FZ230_DAILY
+
+
 async def test_local_midnight_not_utc(env: Env) -> None:
     # Vladivostok (UTC+10): 21:50 Tuesday and 08:00 Wednesday are both on the same UTC date.
     assert (await env.call(req(VLADIVOSTOK), utc(2024, 3, 5, 11, 50))).allowed

@@ -156,11 +156,14 @@ class Call:
 
 event = st.tuples(
     st.integers(0, 2),  # tenant
-    st.integers(0, len(SIM_NUMBERS) - 1),  # debtor (one number each)
+    st.integers(0, len(SIM_NUMBERS) - 1),  # number
     st.integers(0, 9 * 60),  # minutes to advance the clock
     st.sampled_from(list(Outcome)),
     st.integers(0, 19),  # 0: add to the tenant's DNC, 1: global DNC
     st.booleans(),  # voice messages allowed
+    # The tenant's debtor label: usually the number's own, sometimes a fresh or another debtor's
+    # (a tenant regrouping or re-labelling on re-import must not reset any count).
+    st.one_of(st.none(), st.integers(0, 12)),
 )
 
 
@@ -177,7 +180,7 @@ def test_random_campaigns_never_break_a_rule(
     tenant_profiles: list[Profile],
     purposes: list[Purpose],
     consented: set[int],
-    events: list[tuple[int, int, int, Outcome, int, bool]],
+    events: list[tuple[int, int, int, Outcome, int, bool, int | None]],
 ) -> None:
     asyncio.run(_simulate(start, tenant_profiles, purposes, consented, events))
 
@@ -196,14 +199,14 @@ async def _simulate(
     tenant_profiles: list[Profile],
     purposes: list[Purpose],
     consented: set[int],
-    events: list[tuple[int, int, int, Outcome, int, bool]],
+    events: list[tuple[int, int, int, Outcome, int, bool, int | None]],
 ) -> None:
     store, dnc, audit = MemoryCounterStore(), MemoryDncRegistry(), MemoryAuditLog()
     dnc_model: dict[str | None, set[str]] = defaultdict(set)
     ledger: list[Call] = []
     now = start
     consent = ConsentRecord(datetime(2020, 1, 1, tzinfo=UTC), "web", "form")
-    for i, (ti, di, advance, outcome, dnc_roll, voice) in enumerate(events):
+    for i, (ti, di, advance, outcome, dnc_roll, voice, label) in enumerate(events):
         now += timedelta(minutes=advance)
         tenant, number, profile = f"t{ti}", SIM_NUMBERS[di], tenant_profiles[ti]
         if dnc_roll == 0:
@@ -222,7 +225,7 @@ async def _simulate(
             caller_id="+15550100",
             registered_caller_ids=["+15550100"] if ti != 2 or di % 3 else ["+15550199"],
             expected_duration=timedelta(minutes=3),
-            contact_key=f"debtor-{di}",
+            contact_key=f"debtor-{di if label is None else label}",
             consent=consent if di in consented else None,
             may_leave_voice_message=voice,
         )
@@ -246,7 +249,8 @@ async def _simulate(
                 if limit is None:
                     continue
                 for key in keys[period]:
-                    used = sum(
+                    # Per debtor (the tenant's grouping) and per number (whatever the label says).
+                    by_debtor = sum(
                         1
                         for c in ledger
                         if c.tenant == tenant
@@ -254,7 +258,16 @@ async def _simulate(
                         and c.outcome in counted
                         and key in _period_keys(c.number, c.at)[period]
                     )
-                    assert used < limit, (kind, period, key, used, limit)
+                    by_number = sum(
+                        1
+                        for c in ledger
+                        if c.tenant == tenant
+                        and c.number == number
+                        and c.outcome in counted
+                        and key in _period_keys(c.number, c.at)[period]
+                    )
+                    assert by_debtor < limit, (kind, period, key, by_debtor, limit)
+                    assert by_number < limit, (kind, period, key, by_number, limit)
         if profile.frequency_cap_per_day is not None:
             for day in keys["day"]:
                 used = sum(
@@ -265,6 +278,11 @@ async def _simulate(
                     and day in _period_keys(c.number, c.at)["day"]
                 )
                 assert used < profile.frequency_cap_per_day
+        if profile.attempts_per_day is not None:
+            # Every admitted call was placed here, so each counts, answered or not, whoever made it.
+            for day in keys["day"]:
+                placed = sum(1 for c in ledger if c.number == number and day in _period_keys(c.number, c.at)["day"])
+                assert placed < profile.attempts_per_day
         if outcome is Outcome.VOICE_MESSAGE and not voice:
             outcome = Outcome.MACHINE
         assert await record_outcome(r.attempt, outcome, store=store)
@@ -282,3 +300,60 @@ def test_multi_zone_numbers_really_span_zones(number: str) -> None:
     from phonenumbers.timezone import time_zones_for_number
 
     assert len(time_zones_for_number(phonenumbers.parse(number))) > 1
+
+
+relabelled_call = st.tuples(
+    st.integers(0, 2),  # one of three Moscow numbers
+    st.one_of(st.none(), st.integers(0, 3)),  # the tenant's debtor label on this import, or none
+    st.integers(0, 6 * 60),  # minutes to advance the clock
+    st.sampled_from([Outcome.ANSWERED, Outcome.NOT_CONNECTED, Outcome.VOICE_MESSAGE]),
+)
+
+
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days=st.integers(0, 3 * 365), calls=st.lists(relabelled_call, min_size=2, max_size=40))
+def test_relabelling_debtors_never_resets_230fz_counts(
+    days: int, calls: list[tuple[int, int | None, int, Outcome]]
+) -> None:
+    """A tenant re-importing numbers under fresh or swapped debtor keys: every 230-FZ limit still holds
+    per number and per debtor key."""
+    asyncio.run(_relabel(datetime(2024, 1, 1, 5, tzinfo=UTC) + timedelta(days=days), calls))
+
+
+async def _relabel(start: datetime, calls: list[tuple[int, int | None, int, Outcome]]) -> None:
+    store, dnc, audit = MemoryCounterStore(), MemoryDncRegistry(), MemoryAuditLog()
+    profile = load_profile("ru-230fz")
+    numbers = ["+74951234567", "+74957654321", "+74959876543"]
+    ledger: list[Call] = []
+    now = start
+    for i, (ni, label, advance, outcome) in enumerate(calls):
+        now += timedelta(minutes=advance)
+        number = numbers[ni]
+        r = AdmissionRequest(
+            tenant="t",
+            campaign="c",
+            attempt=f"a{i}",
+            number=number,
+            profile=profile,
+            purpose=Purpose.INFORMATIONAL,
+            caller_id="+15550100",
+            registered_caller_ids=["+15550100"],
+            expected_duration=timedelta(minutes=3),
+            contact_key=None if label is None else f"label-{label}",
+            may_leave_voice_message=True,
+        )
+        d = await admit(r, store=store, dnc=dnc, audit=audit, now=now)
+        if d.allowed:
+            keys = _period_keys(number, now)
+            for kind, counted in (("conversation", Outcome.ANSWERED), ("voice_message", Outcome.VOICE_MESSAGE)):
+                limits = profile.limits_for(InteractionKind(kind))
+                for period in ("day", "week", "month"):
+                    for key in keys[period]:
+                        same_period = [
+                            c for c in ledger if c.outcome is counted and key in _period_keys(c.number, c.at)[period]
+                        ]
+                        assert sum(c.number == number for c in same_period) < getattr(limits, period), (kind, period)
+                        if r.contact_key is not None:
+                            assert sum(c.debtor == r.contact_key for c in same_period) < getattr(limits, period)
+            assert await record_outcome(r.attempt, outcome, store=store)
+            ledger.append(Call("t", r.contact_key or number, number, now, outcome))

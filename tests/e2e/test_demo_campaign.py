@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from obzvon.demo import run_campaign
@@ -46,3 +47,10 @@ def test_ten_contacts_report_equals_phone_ground_truth(devstack: DevStack) -> No
     assert report["no"] == 3  # two spoken «нет», one press of 2
     assert report["tags"].get("confirmed", 0) == truth["yes"]
     assert all(s.startswith(("completed", "failed")) for s in result["contact_statuses"])
+    # The number dialled is the contact's number, at the configured trunk: every INVITE the phones
+    # received is addressed (Request-URI and To) to one contact's number, at 127.0.0.1:sim_port.
+    invites = [r for r in map(json.loads, ground_truth.read_text().splitlines()) if r["event"] == "invite"]
+    assert sorted(r["request_user"] for r in invites) == sorted(n.lstrip("+") for n in numbers)
+    for invite in invites:
+        assert invite["request_uri"] == f"sip:{invite['request_user']}@127.0.0.1:{sim_port}", invite
+        assert invite["to_number"] == invite["request_user"], invite

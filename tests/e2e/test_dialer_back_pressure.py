@@ -13,7 +13,7 @@ from obzvon.bus import Producer, ensure_topics
 from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
-from test_one_call_per_attempt import dial_request
+from test_one_call_per_attempt import dial_request, mark_running
 
 
 def calls(ground_truth: Path) -> list[tuple[float, float]]:
@@ -22,7 +22,7 @@ def calls(ground_truth: Path) -> list[tuple[float, float]]:
     return [(starts[r["call_id"]], r["ts"]) for r in records if r["event"] == "call_end"]
 
 
-async def test_one_call_at_a_time_when_capacity_is_one(devstack: DevStack) -> None:
+async def test_one_call_at_a_time_when_capacity_is_one(devstack: DevStack, test_redis: str) -> None:
     sim_port = free_port(kind=2)
     devstack.workdir.mkdir(parents=True, exist_ok=True)
     ground_truth = devstack.workdir / "ground-truth.jsonl"
@@ -31,12 +31,12 @@ async def test_one_call_at_a_time_when_capacity_is_one(devstack: DevStack) -> No
     devstack.extra_env["OBZVON_MAX_CALLS"] = "1"
     try:
         await ensure_topics(settings)
+        await mark_running(test_redis)
         devstack.start("tts", "dialer")
         async with Producer(settings) as producer:
             for number in numbers_awake_now(3):
                 request = dial_request(f"att-bp-{uuid.uuid4().hex[:8]}", sim_port)
                 request.phone_number = number
-                request.trunk_uri = f"sip:{number.lstrip('+')}@127.0.0.1:{sim_port}"
                 await producer.send(DIAL_REQUESTS, request.attempt_id, request)
         deadline = time.monotonic() + 150
         while len(calls(ground_truth)) < 3 and time.monotonic() < deadline:

@@ -8,12 +8,14 @@ import time
 import uuid
 from pathlib import Path
 
+from obzvon import keys
 from obzvon.bus import Producer, ensure_topics
 from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
+from redis.asyncio import Redis
 
 NUMBER = numbers_awake_now(1)[0].lstrip("+")
 SCRIPT = load_script_yaml("""
@@ -39,6 +41,15 @@ async def wait_for(predicate: object, timeout_s: float) -> None:
         await asyncio.sleep(0.2)
 
 
+async def mark_running(redis_url: str, tenant_id: str = "t1", campaign_id: str = "c1") -> None:
+    """What StartCampaign records: the dialer drops dial requests of a campaign that is not running."""
+    client = Redis.from_url(redis_url)
+    try:
+        await client.sadd(keys.running_campaigns(), keys.running_member(tenant_id, campaign_id))  # type: ignore[misc]
+    finally:
+        await client.aclose()
+
+
 def dial_request(attempt_id: str, sim_port: int) -> events_pb2.DialRequest:
     request = events_pb2.DialRequest(
         attempt_id=attempt_id,
@@ -50,7 +61,7 @@ def dial_request(attempt_id: str, sim_port: int) -> events_pb2.DialRequest:
         script=SCRIPT,
         language="ru",
         voice="espeak-ng:ru",
-        trunk_uri=f"sip:{NUMBER}@127.0.0.1:{sim_port}",
+        trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=sim_port),
         tenant_display_name="Проверка",
         attempt_number=1,
         compliance_profile="default",
@@ -62,7 +73,7 @@ def dial_request(attempt_id: str, sim_port: int) -> events_pb2.DialRequest:
     return request
 
 
-async def test_duplicate_and_redelivered_requests_ring_once(devstack: DevStack) -> None:
+async def test_duplicate_and_redelivered_requests_ring_once(devstack: DevStack, test_redis: str) -> None:
     sim_port = free_port(kind=2)
     devstack.workdir.mkdir(parents=True, exist_ok=True)
     ground_truth = devstack.workdir / "ground-truth.jsonl"
@@ -70,6 +81,7 @@ async def test_duplicate_and_redelivered_requests_ring_once(devstack: DevStack) 
     settings = CommonSettings(topic_prefix=devstack.topic_prefix)
     try:
         await ensure_topics(settings)
+        await mark_running(test_redis)
         devstack.start("tts", "dialer")
         async with Producer(settings) as producer:
             run = uuid.uuid4().hex[:8]  # claims outlive a test run in the shared Redis

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import grpc
+import pytest
 from obzvon.demo import ApiClient, read_ground_truth
 from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.v1 import dnc_pb2
@@ -28,7 +30,11 @@ def test_opt_out_in_call_blocks_the_next_campaign(devstack: DevStack) -> None:
         first = api.wait_finished("first", 2, timeout_s=180)
 
         listed = api.dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=opting_out), metadata=api.key)
-        assert (listed.listed, listed.list) == (True, "tenant")
+        assert (listed.listed, listed.list, listed.source) == (True, "tenant", dnc_pb2.DNC_SOURCE_CALLEE_OPT_OUT)
+        # The callee's own entry: the tenant cannot remove it.
+        with pytest.raises(grpc.RpcError) as refused:
+            api.dnc.RemoveDncNumbers(dnc_pb2.RemoveDncNumbersRequest(phone_numbers=[opting_out]), metadata=api.key)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
         assert not api.dnc.CheckDncNumber(dnc_pb2.CheckDncNumberRequest(phone_number=agreeing), metadata=api.key).listed
 
         api.create_campaign("second", sim_port=sim_port)

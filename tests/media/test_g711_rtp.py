@@ -96,6 +96,7 @@ async def test_received_audio_is_rechunked_into_20ms_frames(clock: MediaClock) -
     b.on_frame = frames.append
     loop = asyncio.get_running_loop()
     tx, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(LOOPBACK, 0))
+    b.connect(tx.get_extra_info("sockname")[:2], 8)  # RTP is taken from the negotiated source only
     pcm = tone(0.3)
     for i in range(10):
         chunk = pcm[i * 480 : (i + 1) * 480]
@@ -128,6 +129,7 @@ async def test_stop_playback_interrupts_and_silence_follows(clock: MediaClock) -
     frames: list[bytes] = []
     b.on_frame = frames.append
     a.connect((LOOPBACK, b.local_port), 0)
+    b.connect((LOOPBACK, a.local_port), 0)  # RTP is taken from the negotiated source only
     play = asyncio.ensure_future(a.play(tone(3.0)))
     await asyncio.sleep(0.3)
     a.stop_playback()

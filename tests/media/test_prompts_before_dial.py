@@ -45,6 +45,7 @@ nodes:
   bye: {hangup: "До свидания"}
 """)
 AUDIO = b"\x01\x00" * 800
+CALLBACK = "+74951112233"
 
 
 class FakeProducer:
@@ -128,7 +129,8 @@ def attempt(sim_port: int, deadline_s: float = 300.0) -> Attempt:
         language=LANGUAGE,
         voice=VOICE,
         variables={"name": name, "time": "10:30"},
-        trunk_uri=f"sip:{number.lstrip('+')}@127.0.0.1:{sim_port}",
+        trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=sim_port),
+        callback_number=CALLBACK,
         tenant_display_name=tenant,
         attempt_number=1,
         compliance_profile="default",
@@ -137,7 +139,9 @@ def attempt(sim_port: int, deadline_s: float = 300.0) -> Attempt:
         expected_duration_seconds=60,
     )
     request.not_after.FromNanoseconds(time.time_ns() + int(deadline_s * 1e9))
-    texts = [disclosure_text(LANGUAGE, tenant), f"{name}, здравствуйте!", f"{name}, вы придёте на приём в 10:30?"]
+    # The disclosure with the campaign's callback number: the text the scheduler pre-rendered.
+    disclosure = disclosure_text(LANGUAGE, tenant, callback_number=CALLBACK)
+    texts = [disclosure, f"{name}, здравствуйте!", f"{name}, вы придёте на приём в 10:30?"]
     return Attempt(
         request, [audio_key(t, VOICE, LANGUAGE) for t in texts], audio_key(f"Ждём вас, {name}.", VOICE, LANGUAGE)
     )
@@ -295,3 +299,23 @@ async def test_no_wait_when_the_bound_is_zero(
     assert events.emitted[-1] == (T.CALL_EVENT_TYPE_FAILED, "busy")
     assert d.producer.sent == [*a.opening_keys, a.later_key]  # still requested, rendered while it rings
     assert counted(late_calls) == 0
+
+
+async def test_opt_out_during_the_wait_stops_the_invite(
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader
+) -> None:
+    # The DNC check comes after the wait for prompts, right before INVITE (issue #10, item 10).
+    d = dialer(1.0)
+    a = attempt(phone.port)
+
+    async def opt_out_meanwhile() -> None:
+        await asyncio.sleep(0.3)
+        await d.ctx.dnc.add(a.request.phone_number, a.request.tenant_id)
+
+    events = Events()
+    opting_out = asyncio.create_task(opt_out_meanwhile())
+    await place(d.ctx, a.request, cast(Any, events))
+    await opting_out
+    await asyncio.sleep(0.2)  # room for a wrongful INVITE to arrive
+    assert phone.invited_at == []
+    assert events.emitted == [(T.CALL_EVENT_TYPE_FAILED, "blocked: DNC")]

@@ -38,6 +38,9 @@ class FakeChannel:
     async def opt_out(self) -> None:
         self.opted_out = True
 
+    async def finish_listening(self) -> None:
+        pass
+
 
 class Events:
     def __init__(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obzvon_scheduler.spam import OK, OPT_OUT, SHORT, SpamThresholds, assess, classify
+from obzvon_scheduler.spam import OK, OPT_OUT, SHORT, Scope, SpamThresholds, assess, classify
 
 T = SpamThresholds(window=10, min_answered=5, short_hangup_s=5.0, max_short_share=0.3, max_opt_out_share=0.1)
 
@@ -32,3 +32,8 @@ def test_opt_outs_over_the_share_pause() -> None:
 def test_only_the_window_counts() -> None:
     # newest first: ten good calls, then old short hangups outside the window
     assert assess([OK] * 10 + [SHORT] * 10, T) is None
+
+
+def test_the_tenant_scope_names_itself() -> None:
+    reason = assess([SHORT] * 4 + [OK] * 6, T, Scope.TENANT)
+    assert reason is not None and reason.startswith("spam risk across the tenant's campaigns: 40%")

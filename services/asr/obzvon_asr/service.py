@@ -90,15 +90,11 @@ class AsrService:
                     decided_by=rec.decided_by,
                 ),
             )
+            # The transcript is the callee's words: at DEBUG only (a developer's machine), never at INFO.
             log.info(
-                "recognised",
-                extra={
-                    "attempt_id": env.value.attempt_id,
-                    "intent": rec.intent,
-                    "text": rec.text,
-                    "ms": round(rec.ms, 1),
-                },
+                "recognised", extra={"attempt_id": env.value.attempt_id, "intent": rec.intent, "ms": round(rec.ms, 1)}
             )
+            log.debug("transcript", extra={"attempt_id": env.value.attempt_id, "text": rec.text})
 
     async def _reply(self, request: events_pb2.AsrRequest, result: events_pb2.AsrResult) -> None:
         await self._producer.send(

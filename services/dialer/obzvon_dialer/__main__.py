@@ -19,7 +19,7 @@ from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.call import DialerContext
 from obzvon_dialer.claims import Claims
 from obzvon_dialer.prompts import Prompts
-from obzvon_dialer.service import DialerService
+from obzvon_dialer.service import DialerService, RunningCampaigns
 from obzvon_dialer.settings import DialerSettings
 
 log = logging.getLogger("obzvon_dialer")
@@ -51,7 +51,7 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
             "dialer serving", extra={"sip": f"{trunk.local_addr[0]}:{trunk.local_addr[1]}", "ordinal": settings.ordinal}
         )
         try:
-            await DialerService(ctx, consumer, producer, claims).run(stop)
+            await DialerService(ctx, consumer, producer, claims, RunningCampaigns(redis)).run(stop)
         finally:
             await consumer.stop()
             await asr.stop()

@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
+from google.protobuf.duration_pb2 import Duration
 from obzvon.admission import admission_request, narrowed_profile, now_utc
 from obzvon.compliance import AuditLog, CounterStore, DncRegistry, Outcome, recheck, record_outcome
 from obzvon.log import log_context
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
 from obzvon.script import disclosure_text, node_text, render, variables_in
+from obzvon.sip.trunk import TrunkError, callee_target
 from obzvon.sip.uac import CallFailed, OutboundCall, SipTrunk
 from obzvon.v1 import events_pb2
 from opentelemetry import metrics
@@ -70,15 +71,17 @@ class DialerContext:
 
 async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents) -> None:
     with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id, attempt_id=request.attempt_id):
-        refusal = await _last_checks(ctx, request)
         late: list[str] = []
+        refusal = "expired before dialing" if _expired(request) else ""
         if not refusal:
             late = await _prepare_prompts(ctx, request)
-            # Waiting for tts may have taken the request past its deadline.
-            refusal = "expired before dialing" if _expired(request) else ""
+            # After the wait for prompts (seconds), right before INVITE: an opt-out, DNC entry, closed
+            # window or passed deadline that came meanwhile still stops the call.
+            refusal = await _last_checks(ctx, request)
         if refusal:
             log.info("not dialed", extra={"reason": refusal})
-            await record_outcome(request.attempt_id, Outcome.NOT_CONNECTED, store=ctx.counters)
+            # No INVITE went out: the daily attempt cap gets its slot back (a sent one keeps it).
+            await record_outcome(request.attempt_id, Outcome.NOT_PLACED, store=ctx.counters)
             await events.emit(T.CALL_EVENT_TYPE_FAILED, reason=refusal)
             return
         if late:
@@ -100,9 +103,14 @@ def _expired(request: events_pb2.DialRequest) -> bool:
 async def _last_checks(ctx: DialerContext, request: events_pb2.DialRequest) -> str:
     if _expired(request):
         return "expired before dialing"
-    host = urlparse("//" + request.trunk_uri.removeprefix("sip:").split("@", 1)[-1]).hostname or ""
-    if host not in {h.strip() for h in ctx.settings.allowed_trunk_hosts.split(",")}:
-        return f"trunk host {host or '(none)'} not allowed"
+    # The Request-URI is built here from the E.164 number and the trunk's host and port alone, and
+    # the INVITE goes to exactly that host, so the allowlist checks where the call really goes.
+    try:
+        target = callee_target(request.trunk, request.phone_number)
+    except TrunkError as e:
+        return str(e)
+    if target.host not in {h.strip() for h in ctx.settings.allowed_trunk_hosts.split(",")}:
+        return f"trunk host {target.host} not allowed"
     # The scheduler admitted this attempt; since then the callee may have opted out elsewhere, a
     # global DNC entry may have landed, or the window may have closed while the request waited.
     decision = await recheck(
@@ -120,7 +128,7 @@ async def _prepare_prompts(ctx: DialerContext, request: events_pb2.DialRequest) 
     audio can be missing (expired, or still rendering), so the opening ones are checked as well.
     """
     opening = [
-        disclosure_text(request.language, request.tenant_display_name),
+        disclosure_text(request.language, request.tenant_display_name, callback_number=request.callback_number),
         *texts_before_first_question(request.script, request.variables),
     ]
     audio_keys: dict[str, str] = {}
@@ -157,7 +165,7 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
     min_ring = narrowed_profile(request.compliance_profile, request.calling_hours).min_ring_seconds
     try:
         call = await ctx.trunk.invite(
-            request.trunk_uri,
+            callee_target(request.trunk, request.phone_number),  # checked in _last_checks
             from_user=request.caller_id.lstrip("+"),
             rtp_port=rtp.local_port,
             ring_timeout_s=max(ctx.settings.ring_timeout_s, float(min_ring)),
@@ -169,15 +177,19 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
             await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
         await events.emit(T.CALL_EVENT_TYPE_FAILED, sip_code=failed.sip_code, reason=failure_reason(failed.sip_code))
         return
+    # RTP is taken from the SDP's address only (latched once for NAT): a stray stream cannot answer.
+    # Connected before anything else, so a key the callee presses at once is already heard.
+    rtp.connect(call.remote_rtp, call.payload_type, nat_latching=ctx.settings.rtp_nat_latching)
+    answered_at = time.monotonic()
     # A robot's answered call is a conversation for 230-FZ and the frequency cap.
     await record_outcome(request.attempt_id, Outcome.ANSWERED, store=ctx.counters)
     if rang:
         await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
     await events.emit(T.CALL_EVENT_TYPE_ANSWERED, sip_code=200)
-    rtp.connect(call.remote_rtp, call.payload_type)
 
     async def on_opt_out() -> None:
-        await ctx.dnc.add(request.phone_number, request.tenant_id)
+        # The callee's own entry: the tenant cannot remove it (only a new consent record lifts it).
+        await ctx.dnc.opt_out(request.phone_number, request.tenant_id, attempt=request.attempt_id)
         await events.emit(T.CALL_EVENT_TYPE_OPTED_OUT, reason="opted out in call")
 
     channel = CallChannel(
@@ -190,28 +202,41 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
         on_opt_out=on_opt_out,
     )
     try:
-        outcome = await run_dialog(
-            request.script,
-            request.variables,
-            channel,
-            events,
-            language=request.language,
-            tenant_display_name=request.tenant_display_name,
-        )
+        # The channel listens for an opt-out and watches the call's length and media from here to the end.
+        async with channel:
+            outcome = await run_dialog(
+                request.script,
+                request.variables,
+                channel,
+                events,
+                language=request.language,
+                tenant_display_name=request.tenant_display_name,
+                callback_number=request.callback_number,
+            )
     except PromptMissing:
         # tts is behind (too many personal prompts at once): end politely rather than hold silence.
         log.warning("prompt not ready in time")
         await _hangup(call)
-        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason="prompt not ready")
+        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason="prompt not ready", **_audio_delay(channel, answered_at))
         return
     except Exception as e:
         log.exception("dialog failed")
         outcome_reason = f"dialog error: {type(e).__name__}"
         await _hangup(call)
-        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome_reason)
+        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome_reason, **_audio_delay(channel, answered_at))
         return
     await _hangup(call)
-    await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome.reason, tag=outcome.tags[-1] if outcome.tags else "")
+    tag = outcome.tags[-1] if outcome.tags else ""
+    await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome.reason, tag=tag, **_audio_delay(channel, answered_at))
+
+
+def _audio_delay(channel: CallChannel, answered_at: float) -> dict[str, Duration]:
+    """The COMPLETED event's answer-to-first-audio delay; none when the callee heard no robot at all."""
+    if channel.first_audio_at is None:
+        return {}
+    delay = Duration()
+    delay.FromNanoseconds(int((channel.first_audio_at - answered_at) * 1e9))
+    return {"robot_audio_after_answer": delay}
 
 
 async def _hangup(call: OutboundCall) -> None:

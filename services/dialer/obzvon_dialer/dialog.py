@@ -1,11 +1,14 @@
 """The dialog engine: walks a script's nodes over a call channel. Pure logic; media lives in the channel.
 
 The platform's disclosure is spoken before the script's first node, so no script can remove or
-reorder it; the opt-out intent is honoured at every question, whatever the script says.
+reorder it; the opt-out intent is honoured at every question, whatever the script says, and the
+channel listens for key 9 and opt-out phrases all through the call (CalleeOptedOut from any of its
+calls). A channel ends a call that runs too long or whose media stops with CallCutOff.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,6 +25,23 @@ OPT_OUT_KEY = "9"
 
 class CalleeHungUp(Exception):
     """The far end hung up; the dialog ends where it is."""
+
+
+class CalleeOptedOut(Exception):
+    """The callee pressed 9 or asked not to be called while the robot spoke or waited; the dialog opts out."""
+
+
+class CutOff(enum.Enum):
+    """Why the platform ended a call the script had not ended; the value is the outcome's reason."""
+
+    MAX_CALL_LENGTH = "max call length"
+    RTP_INACTIVITY = "rtp inactivity"  # no media from the callee for too long: a dead line
+
+
+class CallCutOff(Exception):
+    def __init__(self, cut_off: CutOff) -> None:
+        super().__init__(cut_off.value)
+        self.cut_off = cut_off
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,11 @@ class Channel(Protocol):
 
     async def opt_out(self) -> None:
         """Puts the number on the tenant's do-not-call list and confirms it to the callee."""
+        ...
+
+    async def finish_listening(self) -> None:
+        """Waits for what the callee said as the script ended to be understood (CalleeOptedOut if it
+        was an opt-out); the script's own end does not cut off a callee's «не звоните»."""
         ...
 
 
@@ -132,40 +157,66 @@ async def run_dialog(
     *,
     language: str,
     tenant_display_name: str,
+    callback_number: str = "",
 ) -> Outcome:
-    outcome = Outcome(reason="completed")
+    progress = Outcome(reason="completed")
+    opening = disclosure_text(language, tenant_display_name, callback_number=callback_number)
     try:
-        await channel.say(disclosure_text(language, tenant_display_name))
-        node_id = script.start
-        for _ in range(MAX_STEPS):
-            node = script.nodes[node_id]
-            await events.node_entered(node_id, node.tag)
-            if node.tag:
-                outcome.tags.append(node.tag)
-            outcome.results.update(node.set)
-            kind = node_kind(node)
-            if kind == "say":
-                await channel.say(render(node.say.text, variables))
-                node_id = node.next
-            elif kind == "ask":
-                next_id = await _ask(node_id, node.ask, variables, channel, events, language)
-                if next_id is None:
-                    return Outcome("opted out", outcome.tags, outcome.results)
-                if next_id == "":
-                    return Outcome("no answer to question", outcome.tags, outcome.results)
-                node_id = next_id
-            elif kind == "transfer":
-                if node.transfer.text:
-                    await channel.say(render(node.transfer.text, variables))
-                answered = await channel.transfer(node.transfer.target_uri)
-                return Outcome("transferred" if answered else "transfer failed", outcome.tags, outcome.results)
-            else:  # hangup
-                if node.hangup.text:
-                    await channel.say(render(node.hangup.text, variables))
-                return outcome
-        return Outcome("script step limit", outcome.tags, outcome.results)
+        reason = await _walk(script, variables, channel, events, progress, language, opening)
+        if reason != OPTED_OUT:
+            await channel.finish_listening()
+    except CalleeOptedOut:
+        await channel.opt_out()
+        reason = OPTED_OUT
     except CalleeHungUp:
-        return Outcome("callee hung up", outcome.tags, outcome.results)
+        reason = "callee hung up"
+    except CallCutOff as cut:
+        reason = cut.cut_off.value
+    return Outcome(reason, progress.tags, progress.results)
+
+
+OPTED_OUT = "opted out"
+
+
+async def _walk(
+    script: scripts_pb2.Script,
+    variables: Mapping[str, str],
+    channel: Channel,
+    events: DialogEvents,
+    progress: Outcome,
+    language: str,
+    disclosure: str,
+) -> str:
+    """Speaks the disclosure, then the script's nodes; the outcome's reason (tags and results go to progress)."""
+    await channel.say(disclosure)
+    node_id = script.start
+    for _ in range(MAX_STEPS):
+        node = script.nodes[node_id]
+        await events.node_entered(node_id, node.tag)
+        if node.tag:
+            progress.tags.append(node.tag)
+        progress.results.update(node.set)
+        kind = node_kind(node)
+        if kind == "say":
+            await channel.say(render(node.say.text, variables))
+            node_id = node.next
+        elif kind == "ask":
+            next_id = await _ask(node_id, node.ask, variables, channel, events, language)
+            if next_id is None:
+                return OPTED_OUT
+            if next_id == "":
+                return "no answer to question"
+            node_id = next_id
+        elif kind == "transfer":
+            if node.transfer.text:
+                await channel.say(render(node.transfer.text, variables))
+            answered = await channel.transfer(node.transfer.target_uri)
+            return "transferred" if answered else "transfer failed"
+        else:  # hangup
+            if node.hangup.text:
+                await channel.say(render(node.hangup.text, variables))
+            return "completed"
+    return "script step limit"
 
 
 async def _ask(

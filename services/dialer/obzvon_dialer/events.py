@@ -39,7 +39,9 @@ class AttemptEvents:
             **fields,  # type: ignore[arg-type]
         )
         await self._producer.send(CALL_EVENTS, self._request.attempt_id, event)
-        log.info("call event", extra={"type": T.Name(type_), **{k: v for k, v in fields.items() if v}})
+        # What the callee said or pressed goes to call.events (the tenant's call record), not the log.
+        logged = {k: v for k, v in fields.items() if v and k != "transcript"}
+        log.info("call event", extra={"type": T.Name(type_), **logged})
 
     async def node_entered(self, node_id: str, tag: str) -> None:
         await self.emit(T.CALL_EVENT_TYPE_NODE_ENTERED, node=node_id, tag=tag)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from obzvon import keys
 from obzvon.bus import Consumer, Envelope, Producer
+from obzvon.compliance import Outcome, record_outcome
 from obzvon.log import log_context
+from obzvon.reasons import NotDialed
 from obzvon.v1 import events_pb2
+from redis.asyncio import Redis
 
 from obzvon_dialer.call import DialerContext, place
 from obzvon_dialer.claims import Claims
@@ -20,14 +24,31 @@ from obzvon_dialer.events import AttemptEvents
 log = logging.getLogger(__name__)
 
 
+class RunningCampaigns:
+    """The scheduler's set of running campaigns (obzvon.keys.running_campaigns), as the dialer reads it."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def is_running(self, tenant_id: str, campaign_id: str) -> bool:
+        member = keys.running_member(tenant_id, campaign_id)
+        return bool(await self._redis.sismember(keys.running_campaigns(), member))  # type: ignore[misc]
+
+
 class DialerService:
     def __init__(
-        self, ctx: DialerContext, consumer: Consumer[events_pb2.DialRequest], producer: Producer, claims: Claims
+        self,
+        ctx: DialerContext,
+        consumer: Consumer[events_pb2.DialRequest],
+        producer: Producer,
+        claims: Claims,
+        running: RunningCampaigns,
     ) -> None:
         self._ctx = ctx
         self._consumer = consumer
         self._producer = producer
         self._claims = claims
+        self._running = running
         self._calls: set[asyncio.Task[None]] = set()
         self._paused = False
 
@@ -67,6 +88,14 @@ class DialerService:
         with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id, attempt_id=request.attempt_id):
             if not await self._claims.claim(request.attempt_id):
                 log.warning("duplicate dial request dropped: attempt already claimed")
+                return
+            # Claimed first, so this attempt can never ring later, even if the campaign is resumed and
+            # the request redelivered; the scheduler requeues the contact on the event.
+            if not await self._running.is_running(request.tenant_id, request.campaign_id):
+                log.info("dial request dropped: campaign not running")
+                await record_outcome(request.attempt_id, Outcome.NOT_PLACED, store=self._ctx.counters)
+                reason = NotDialed.CAMPAIGN_NOT_RUNNING.value
+                await AttemptEvents(self._producer, request).emit(events_pb2.CALL_EVENT_TYPE_FAILED, reason=reason)
                 return
             task = asyncio.create_task(self._run_call(request))
             self._calls.add(task)

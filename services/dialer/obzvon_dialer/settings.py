@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from obzvon.settings import CommonSettings
+from pydantic import Field
 
 
 class DialerSettings(CommonSettings):
@@ -23,5 +24,14 @@ class DialerSettings(CommonSettings):
     no_input_timeout_s: float = 6.0
     max_utterance_s: float = 10.0
     end_of_speech_ms: int = 700
-    # Hosts a trunk URI may point at; anything else is refused before INVITE.
+    # No script keeps a callee on the line for ever: the call ends (BYE) this long after answer
+    # (OBZVON_MAX_CALL_S), or once no RTP came from the callee for OBZVON_RTP_INACTIVITY_S (a dead line).
+    max_call_s: float = Field(default=600.0, gt=0)
+    rtp_inactivity_s: float = Field(default=30.0, gt=0)
+    # Speech outside questions goes to asr only to hear an opt-out; each costs Whisper time, so a call
+    # sends at most this many such utterances (a machine's long greeting must not flood asr).
+    opt_out_recognitions_per_call: int = Field(default=6, ge=0)
+    # A callee behind NAT puts its private address in SDP: latch onto the first source that sends.
+    rtp_nat_latching: bool = True
+    # Hosts a campaign's trunk may name (Trunk.host, compared as written); anything else is refused before INVITE.
     allowed_trunk_hosts: str = "127.0.0.1,localhost"

@@ -9,7 +9,6 @@ import logging
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from obzvon.auth import Authenticator
 from obzvon.bus import Consumer, Producer, ensure_topics
 from obzvon.runtime import run_service
 from obzvon.topics import CALL_EVENTS
@@ -22,6 +21,7 @@ from obzvon_scheduler.campaigns import CampaignControl
 from obzvon_scheduler.dispatcher import Dispatcher
 from obzvon_scheduler.dnc_api import DncApi
 from obzvon_scheduler.outcomes import OutcomeConsumer
+from obzvon_scheduler.ratelimit import RateLimitedAuthenticator, TenantRateLimiter
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store
 
@@ -32,7 +32,8 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     await ensure_topics(settings)
     redis = Redis.from_url(settings.redis_url)
     store = Store(redis)
-    auth = Authenticator(redis, settings.admin_api_key)
+    limiter = TenantRateLimiter(redis, settings.api_rate_per_s, settings.api_burst)
+    auth = RateLimitedAuthenticator(redis, settings.admin_api_key, limiter=limiter)
     producer = Producer(settings)
     await producer.start()
     outcomes_consumer = Consumer(settings, CALL_EVENTS, group_id=f"{settings.topic_prefix}scheduler")
@@ -40,7 +41,12 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     admission = Admission(redis)
     control = CampaignControl(store, producer, admission)
 
-    server = grpc.aio.server()
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", settings.grpc_max_receive_bytes),
+            ("grpc.max_send_message_length", settings.grpc_max_send_bytes),
+        ]
+    )
     tenants_pb2_grpc.add_TenantServiceServicer_to_server(TenantApi(store, auth), server)
     campaigns_pb2_grpc.add_CampaignServiceServicer_to_server(
         CampaignApi(store, auth, control, settings, admission.audit), server

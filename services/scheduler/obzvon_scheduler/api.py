@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
 from obzvon import keys
-from obzvon.auth import Authenticator, new_api_key, store_api_key
+from obzvon import script as obzvon_script
+from obzvon.auth import (
+    ADMIN,
+    ApiKeyInfo,
+    ApiKeyNotFoundError,
+    ApiKeys,
+    Authenticator,
+    LastApiKeyError,
+    TooManyApiKeysError,
+)
 from obzvon.compliance import AuditLog
-from obzvon.errors import FieldViolation, abort_invalid
+from obzvon.errors import MAX_LISTED_VIOLATIONS, FieldViolation, abort_invalid, quota_exceeded_status
 from obzvon.log import log_context
 from obzvon.script import validate_script
+from obzvon.sip.trunk import apply_trunk_defaults, check_trunk, without_secrets
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon.voices import default_voice
 
 from obzvon_scheduler import validation
-from obzvon_scheduler.campaigns import CampaignControl
+from obzvon_scheduler.campaigns import CampaignControl, SpamPauseHolds
+from obzvon_scheduler.imports import ContactUpload, StagedRow
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store, as_bytes
 
@@ -30,9 +43,12 @@ def campaign_id_of(name: str) -> str:
 
 
 class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
+    """Tenants (admin key) and their API keys (the tenant's own key or the admin key)."""
+
     def __init__(self, store: Store, auth: Authenticator) -> None:
         self._store = store
         self._auth = auth
+        self._keys = ApiKeys(store.redis)
 
     async def CreateTenant(
         self, request: tenants_pb2.CreateTenantRequest, context: Context
@@ -48,10 +64,9 @@ class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
         tenant.name = f"tenants/{request.tenant_id}"
         tenant.caller_ids[:] = [validation.to_e164(c, "") for c in tenant.caller_ids]
         await self._store.put_tenant(request.tenant_id, tenant)
-        api_key = new_api_key(request.tenant_id)
-        await store_api_key(self._store.redis, api_key, request.tenant_id)
+        issued = await self._keys.create(request.tenant_id)
         log.info("tenant created", extra={"tenant_id": request.tenant_id})
-        return tenants_pb2.CreateTenantResponse(tenant=tenant, api_key=api_key)
+        return tenants_pb2.CreateTenantResponse(tenant=tenant, api_key=issued.secret, key=_api_key(issued.info))
 
     async def GetTenant(self, request: tenants_pb2.GetTenantRequest, context: Context) -> tenants_pb2.GetTenantResponse:
         caller = await self._auth.caller(context)
@@ -61,6 +76,62 @@ class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
         assert tenant is not None
         return tenants_pb2.GetTenantResponse(tenant=tenant)
+
+    async def _key_owner(self, parent: str, context: Context) -> tuple[str, bool]:
+        """The tenant whose keys are managed, and whether the caller is the admin.  A tenant manages only
+        its own keys (another tenant's are NOT_FOUND, as everywhere); the admin names the tenant."""
+        caller = await self._auth.caller(context)
+        if caller == ADMIN:
+            if not parent:
+                required = FieldViolation("parent", "tenants/{tenant_id} is required with the admin key")
+                await abort_invalid(context, [required])
+            tenant_id = parent.removeprefix("tenants/")
+            if not parent.startswith("tenants/") or await self._store.get_tenant(tenant_id) is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"{parent} not found")
+            return tenant_id, True
+        if parent and parent != f"tenants/{caller}":
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{parent} not found")
+        return caller, False
+
+    async def CreateApiKey(
+        self, request: tenants_pb2.CreateApiKeyRequest, context: Context
+    ) -> tenants_pb2.CreateApiKeyResponse:
+        tenant_id, _ = await self._key_owner(request.parent, context)
+        try:
+            issued = await self._keys.create(tenant_id)
+        except TooManyApiKeysError as e:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{e}: revoke one first (RevokeApiKey)")
+        log.info("api key created", extra={"tenant_id": tenant_id, "key_id": issued.info.key_id})
+        return tenants_pb2.CreateApiKeyResponse(api_key=_api_key(issued.info), secret=issued.secret)
+
+    async def ListApiKeys(
+        self, request: tenants_pb2.ListApiKeysRequest, context: Context
+    ) -> tenants_pb2.ListApiKeysResponse:
+        tenant_id, _ = await self._key_owner(request.parent, context)
+        return tenants_pb2.ListApiKeysResponse(api_keys=[_api_key(k) for k in await self._keys.list(tenant_id)])
+
+    async def RevokeApiKey(
+        self, request: tenants_pb2.RevokeApiKeyRequest, context: Context
+    ) -> tenants_pb2.RevokeApiKeyResponse:
+        parent, sep, key_id = request.name.partition("/apiKeys/")
+        if not sep or not parent.startswith("tenants/") or not key_id or "/" in key_id:
+            await abort_invalid(context, [FieldViolation("name", "tenants/{tenant_id}/apiKeys/{key_id}")])
+        tenant_id, is_admin = await self._key_owner(parent, context)
+        try:
+            # A tenant cannot lock itself out; the admin may revoke every key (e.g. all of them leaked).
+            revoked = await self._keys.revoke(tenant_id, key_id, keep_last=not is_admin)
+        except ApiKeyNotFoundError:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        except LastApiKeyError as e:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{e}: create its replacement first")
+        log.info("api key revoked", extra={"tenant_id": tenant_id, "key_id": key_id})
+        return tenants_pb2.RevokeApiKeyResponse(api_key=_api_key(revoked))
+
+
+def _api_key(info: ApiKeyInfo) -> tenants_pb2.ApiKey:
+    key = tenants_pb2.ApiKey(name=info.name, key_id=info.key_id)
+    key.create_time.FromDatetime(info.create_time)
+    return key
 
 
 class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
@@ -91,7 +162,8 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
                     return campaigns_pb2.CreateCampaignResponse.FromString(as_bytes(earlier))
             tenant = await self._store.get_tenant(tenant_id)
             assert tenant is not None
-            problems = validation.check_campaign(request.campaign_id, request.campaign, tenant)
+            # Off the event loop: a script at its size limit must not hold up other tenants' calls.
+            problems = await asyncio.to_thread(validation.check_campaign, request.campaign_id, request.campaign, tenant)
             if problems:
                 await abort_invalid(context, problems)
             if await self._store.get_campaign(tenant_id, request.campaign_id) is not None:
@@ -101,14 +173,17 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             campaign.name = f"campaigns/{request.campaign_id}"
             campaign.state = campaigns_pb2.CAMPAIGN_STATE_DRAFT
             campaign.caller_id = validation.to_e164(campaign.caller_id, "")
+            if campaign.callback_number:
+                campaign.callback_number = validation.to_e164(campaign.callback_number, "")
+            apply_trunk_defaults(campaign.trunk)
             campaign.script.version = 1
             campaign.max_concurrent_calls = campaign.max_concurrent_calls or self._settings.default_max_concurrent_calls
             campaign.max_attempts = campaign.max_attempts or 1
-            campaign.voice = campaign.voice or f"default:{campaign.language}"
+            campaign.voice = campaign.voice or default_voice(campaign.language)
             campaign.create_time.GetCurrentTime()
             await self._store.put_campaign(tenant_id, request.campaign_id, campaign)
             await self._store.add_campaign_to_index(tenant_id, request.campaign_id)
-            response = campaigns_pb2.CreateCampaignResponse(campaign=campaign)
+            response = campaigns_pb2.CreateCampaignResponse(campaign=without_secrets(campaign))
             if request.request_id:
                 await self._store.redis.set(
                     keys.create_request(tenant_id, request.request_id), response.SerializeToString(), ex=86400
@@ -120,7 +195,8 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         self, request: campaigns_pb2.GetCampaignRequest, context: Context
     ) -> campaigns_pb2.GetCampaignResponse:
         tenant_id = await self._auth.tenant(context)
-        return campaigns_pb2.GetCampaignResponse(campaign=await self._campaign(tenant_id, request.name, context))
+        campaign = await self._campaign(tenant_id, request.name, context)
+        return campaigns_pb2.GetCampaignResponse(campaign=without_secrets(campaign))
 
     async def ListCampaigns(
         self, request: campaigns_pb2.ListCampaignsRequest, context: Context
@@ -133,7 +209,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         for cid in ids[:size]:
             campaign = await self._store.get_campaign(tenant_id, cid)
             if campaign is not None:
-                out.campaigns.append(campaign)
+                out.campaigns.append(without_secrets(campaign))
         if len(ids) > size:
             out.next_page_token = str(offset + size)
         return out
@@ -142,55 +218,102 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         self, request_iterator: AsyncIterator[campaigns_pb2.ImportContactsRequest], context: Context
     ) -> campaigns_pb2.ImportContactsResponse:
         tenant_id = await self._auth.tenant(context)
-        campaign_name = ""
-        accepted: list[tuple[int, campaigns_pb2.Contact]] = []
-        problems: list[FieldViolation] = []
         campaign: campaigns_pb2.Campaign | None = None
+        upload: ContactUpload | None = None
+        script_variables: set[str] = set()
+        # Only the first problems are kept (errors.bounded_violations lists no more), the rest counted.
+        problems: list[FieldViolation] = []
+        problem_count = 0
         row = 0
-        seen: set[str] = set()
-        # The whole upload is checked before anything is stored: a malformed row fails the upload
-        # with every bad field named, rather than leaving half a list imported.
-        async for chunk in request_iterator:
-            if campaign is None:
-                campaign_name = chunk.campaign
-                if not campaign_name:
-                    await abort_invalid(context, [FieldViolation("campaign", "required in the first message")])
-                campaign = await self._campaign(tenant_id, campaign_name, context)
-            for contact in chunk.contacts:
-                row += 1
-                normalised, bad = validation.check_contact(contact, row, campaign, self._settings.default_region)
-                problems.extend(bad)
-                if normalised is not None:
-                    if normalised.contact_id in seen:
+        room = 0  # contacts the campaign may still take under the tenant's quota
+        try:
+            # Checked as it streams, held aside in Redis (imports.py): memory stays flat however long
+            # the upload, and a malformed row still fails the whole upload with nothing stored.
+            async for chunk in request_iterator:
+                if campaign is None:
+                    if not chunk.campaign:
+                        await abort_invalid(context, [FieldViolation("campaign", "required in the first message")])
+                    campaign = await self._campaign(tenant_id, chunk.campaign, context)
+                    cid = campaign_id_of(campaign.name)
+                    upload = ContactUpload(self._store.redis, tenant_id, cid)
+                    script_variables = obzvon_script.script_variables(campaign.script)
+                    room = await self._contacts_room(tenant_id, cid)
+                assert upload is not None
+                if row + len(chunk.contacts) > self._settings.max_contacts_per_upload:
+                    limit = self._settings.max_contacts_per_upload
+                    await abort_invalid(
+                        context, [FieldViolation("contacts", f"at most {limit} contacts per upload; split the file")]
+                    )
+                # Off the event loop: parsing 500 numbers is tens of milliseconds other tenants should not wait.
+                checked = await asyncio.to_thread(
+                    validation.check_contacts, chunk.contacts, row + 1, script_variables, self._settings.default_region
+                )
+                row += len(chunk.contacts)
+                good = [StagedRow(c.row, c.contact) for c in checked.accepted]
+                problem_count += len(checked.problems)
+                problems.extend(checked.problems[: max(0, MAX_LISTED_VIOLATIONS - len(problems))])
+                if problem_count:
+                    continue  # the upload fails; keep checking, only to name and count its problems
+                staged = await upload.stage(good)
+                for dup in staged.duplicates:
+                    problem_count += 1
+                    if len(problems) < MAX_LISTED_VIOLATIONS:
                         problems.append(
-                            FieldViolation(f"contacts[{row}].contact_id", f'duplicate "{normalised.contact_id}"')
+                            FieldViolation(f"contacts[{dup.row}].contact_id", f'duplicate "{dup.contact.contact_id}"')
                         )
-                        continue
-                    seen.add(normalised.contact_id)
-                    accepted.append((row, normalised))
-        if campaign is None:
-            await abort_invalid(context, [FieldViolation("campaign", "empty upload")])
-        assert campaign is not None
-        if problems:
-            await abort_invalid(context, problems)
-        with log_context(tenant_id=tenant_id, campaign_id=campaign_id_of(campaign_name)):
-            response = await self._control.import_contacts(tenant_id, campaign, accepted)
-            log.info("contacts imported", extra={"imported": response.imported, "rejected": len(response.rejected)})
-            return response
+                room -= staged.new_contacts
+                if room < 0:
+                    await context.abort_with_status(
+                        quota_exceeded_status(
+                            f"tenants/{tenant_id}/campaigns/{campaign_id_of(campaign.name)}",
+                            "the campaign would hold more contacts than the tenant's max_contacts_per_campaign",
+                        )
+                    )
+            if campaign is None or upload is None:
+                await abort_invalid(context, [FieldViolation("campaign", "empty upload")])
+            assert campaign is not None and upload is not None
+            if problem_count:
+                await abort_invalid(context, problems, total=problem_count)
+            with log_context(tenant_id=tenant_id, campaign_id=campaign_id_of(campaign.name)):
+                response = await self._control.import_contacts(
+                    tenant_id, campaign, upload, self._settings.import_chunk_rows
+                )
+                log.info(
+                    "contacts imported", extra={"imported": response.imported, "rejected": response.rejected_count}
+                )
+                return response
+        finally:
+            if upload is not None:
+                await upload.discard()
+
+    async def _contacts_room(self, tenant_id: str, campaign_id: str) -> int:
+        """How many more contacts the campaign may hold under the tenant's quota."""
+        tenant = await self._store.get_tenant(tenant_id)
+        quota = (tenant.max_contacts_per_campaign if tenant else 0) or self._settings.default_max_contacts_per_campaign
+        held = int(await self._store.redis.hlen(keys.contacts(tenant_id, campaign_id)))  # type: ignore[misc]
+        return quota - held
 
     async def StartCampaign(
         self, request: campaigns_pb2.StartCampaignRequest, context: Context
     ) -> campaigns_pb2.StartCampaignResponse:
         tenant_id = await self._auth.tenant(context)
         campaign = await self._campaign(tenant_id, request.name, context)
-        problems = validate_script(campaign.script, "campaign.script")
+        problems = await asyncio.to_thread(validate_script, campaign.script, "campaign.script")
+        # A campaign stored before trunks were structured (or before its profile required a callback
+        # number) is refused here rather than having every call refused by the dialer.
+        problems += check_trunk(campaign.trunk, "campaign.trunk") + validation.check_callback_number(campaign)
         if problems:
             await abort_invalid(context, problems)
         if not campaign.compliance_profile:
             await abort_invalid(context, [FieldViolation("campaign.compliance_profile", "required to start")])
         with log_context(tenant_id=tenant_id, campaign_id=campaign_id_of(request.name)):
-            campaign = await self._control.start(tenant_id, campaign)
-        return campaigns_pb2.StartCampaignResponse(campaign=campaign)
+            try:
+                campaign = await self._control.start(
+                    tenant_id, campaign, acknowledge_spam_pause=request.acknowledge_spam_pause
+                )
+            except SpamPauseHolds as e:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        return campaigns_pb2.StartCampaignResponse(campaign=without_secrets(campaign))
 
     async def PauseCampaign(
         self, request: campaigns_pb2.PauseCampaignRequest, context: Context
@@ -198,7 +321,7 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
         tenant_id = await self._auth.tenant(context)
         campaign = await self._campaign(tenant_id, request.name, context)
         campaign = await self._control.pause(tenant_id, campaign, request.reason or "paused by the tenant")
-        return campaigns_pb2.PauseCampaignResponse(campaign=campaign)
+        return campaigns_pb2.PauseCampaignResponse(campaign=without_secrets(campaign))
 
     async def ListContacts(
         self, request: campaigns_pb2.ListContactsRequest, context: Context

@@ -8,13 +8,13 @@ publish a DialRequest for the admitted. A contact a rule holds back gets a statu
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from obzvon.bus import Producer
+from obzvon.limits import MAX_DIAL_REQUEST_BYTES
 from obzvon.log import log_context
 from obzvon.topics import CALL_EVENTS, DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
@@ -27,11 +27,27 @@ from obzvon_scheduler.store import Store
 log = logging.getLogger(__name__)
 
 
-def attempt_id_for(tenant_id: str, campaign_id: str, contact_id: str, attempt_number: int) -> str:
-    """Deterministic, so a scheduler that crashes after publishing republishes the same attempt,
-    which the dialer's claim then drops."""
-    digest = hashlib.sha256(f"{tenant_id}/{campaign_id}/{contact_id}/{attempt_number}".encode()).hexdigest()
-    return f"att-{digest[:24]}"
+def new_attempt_id() -> str:
+    """Random, never derived from the contact or its attempt count: those come from the tenant, and a
+    re-imported contact would otherwise get an old id whose counter reservation admits it as a replay."""
+    return f"att-{uuid.uuid4().hex}"
+
+
+def dial_trunk(trunk: campaigns_pb2.Trunk) -> campaigns_pb2.Trunk:
+    """The campaign's trunk for a DialRequest: structured, and without the password, which would sit
+    in Kafka for nothing while the dialer answers no digest challenge (docs/sip.md)."""
+    out = campaigns_pb2.Trunk()
+    out.CopyFrom(trunk)
+    out.ClearField("password")
+    return out
+
+
+class UndialableContactError(Exception):
+    """A stored contact that cannot make a dial request (e.g. stored before the API bounded its fields)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def timestamp(at: float) -> Timestamp:
@@ -77,7 +93,18 @@ class Dispatcher:
                 in_flight = await self._store.in_flight(tenant_id, campaign_id)
                 free = campaign.max_concurrent_calls - len(in_flight)
                 for contact_id in await self._store.pop_due(tenant_id, campaign_id, now, free):
-                    await self._dispatch(tenant_id, campaign, contact_id, now)
+                    try:
+                        await self._dispatch(tenant_id, campaign, contact_id, now)
+                    except Exception as e:
+                        # One contact's failure never takes the rest of its batch down with it, nor
+                        # leaves the contact unaccounted for while the campaign completes.
+                        log.exception("contact failed at dispatch", extra={"contact_id": contact_id})
+                        reason = (
+                            e.reason
+                            if isinstance(e, UndialableContactError)
+                            else f"dispatch error ({type(e).__name__})"
+                        )
+                        await self._fail_contact(tenant_id, campaign, contact_id, reason)
                 if not await self._store.in_flight(tenant_id, campaign_id) and not await self._store.queue_length(
                     tenant_id, campaign_id
                 ):
@@ -90,8 +117,9 @@ class Dispatcher:
         if contact is None or tenant is None:
             return
         attempt_number = contact.attempts + 1
-        attempt_id = attempt_id_for(tenant_id, campaign_id, contact_id, attempt_number)
+        attempt_id = new_attempt_id()
         not_after = now + self._settings.dial_window_s
+        deadline = not_after + self._settings.max_call_s
         request = events_pb2.DialRequest(
             attempt_id=attempt_id,
             tenant_id=tenant_id,
@@ -105,7 +133,8 @@ class Dispatcher:
             not_after=timestamp(not_after),
             language=campaign.language,
             voice=campaign.voice,
-            trunk_uri=campaign.trunk_uri.replace("{number}", contact.phone_number.lstrip("+")),
+            trunk=dial_trunk(campaign.trunk),
+            callback_number=campaign.callback_number,
             tenant_display_name=tenant.display_name,
             compliance_profile=campaign.compliance_profile,
             debtor_key=contact.debtor_key or contact.phone_number,
@@ -115,19 +144,49 @@ class Dispatcher:
             consent=contact.consent,
             expected_duration_seconds=int(self._settings.expected_call_s),
         )
+        if request.ByteSize() > MAX_DIAL_REQUEST_BYTES:
+            raise UndialableContactError(f"dial request of {request.ByteSize()} bytes is over {MAX_DIAL_REQUEST_BYTES}")
         with log_context(attempt_id=attempt_id):
+            # In flight before the counters are reserved and the request is published: a crash before
+            # publishing leaves an attempt closed as "dialer lost" (slots kept), one after has its only id here.
+            await self._store.add_in_flight(tenant_id, campaign_id, attempt_id, deadline, contact_id, attempt_number)
             decision = await self._admission.decide(request)
             if not decision.allowed:
                 await self._hold_back(tenant_id, campaign, contact, decision.status, decision.retry_at)
+                await self._store.finish_attempt(tenant_id, campaign_id, attempt_id)
                 return
             contact.attempts = attempt_number
             contact.status = "dialing"
             await self._store.put_contacts(tenant_id, campaign_id, [contact])
-            await self._store.add_in_flight(
-                tenant_id, campaign_id, attempt_id, not_after + self._settings.max_call_s, contact_id, attempt_number
-            )
             await self._producer.send(DIAL_REQUESTS, attempt_id, request)
             log.info("dial request published", extra={"attempt_number": attempt_number})
+
+    async def _fail_contact(
+        self, tenant_id: str, campaign: campaigns_pb2.Campaign, contact_id: str, reason: str
+    ) -> None:
+        """Marks a contact that could not be dispatched failed, with its reason, in its status and reports.
+
+        An attempt it left in flight never reached Kafka: it is finished here (its counter slots stay
+        reserved, as for any attempt whose outcome is unknown) so it is not closed later as lost and
+        retried into the same failure."""
+        campaign_id = campaign_id_of(campaign)
+        for attempt_id in await self._store.in_flight(tenant_id, campaign_id):
+            if (await self._store.attempt_info(attempt_id)).get("contact_id") == contact_id:
+                await self._store.finish_attempt(tenant_id, campaign_id, attempt_id)
+        await self._store.set_contact_status(tenant_id, campaign_id, contact_id, f"failed: {reason}")
+        await self._producer.send(
+            CALL_EVENTS,
+            contact_id,
+            events_pb2.CallEvent(
+                event_id=uuid.uuid4().hex,
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+                contact_id=contact_id,
+                type=events_pb2.CALL_EVENT_TYPE_FAILED,
+                reason=reason,
+                time=timestamp(time.time()),
+            ),
+        )
 
     async def _hold_back(
         self,

@@ -5,21 +5,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC
 
 from obzvon import keys
 from obzvon.bus import Consumer
+from obzvon.compliance import load_profile
 from obzvon.log import log_context
+from obzvon.reasons import NotDialed
 from obzvon.v1 import campaigns_pb2, events_pb2
 
+from obzvon_scheduler import abandonment
+from obzvon_scheduler.abandonment import AbandonmentRule
 from obzvon_scheduler.campaigns import CampaignControl
 from obzvon_scheduler.settings import SchedulerSettings
-from obzvon_scheduler.spam import SpamThresholds, assess, classify
+from obzvon_scheduler.spam import Scope, SpamThresholds, assess, classify
 from obzvon_scheduler.store import Store
 
 log = logging.getLogger(__name__)
 
 # Outcomes worth another attempt later; anything else (answered, bad number, opted out) is final.
 RETRYABLE = {"busy", "no answer", "dialer lost", "trunk unavailable"}
+# Outcomes where the callee's phone rang: ringing it again waits at least the profile's minimum.
+CALLEE_RANG = {"busy", "no answer"}
+
+
+def retry_delay_s(campaign: campaigns_pb2.Campaign, reason: str) -> float:
+    """Seconds before the next attempt: the campaign's delay, never under the profile's minimum after
+    busy or no answer (the campaign's own value was checked at creation, but a profile may have been
+    tightened since)."""
+    delay = max(campaign.retry_delay_seconds, 1)
+    if reason in CALLEE_RANG:
+        delay = max(delay, load_profile(campaign.compliance_profile or "default").min_retry_delay_seconds)
+    return float(delay)
 
 
 class OutcomeConsumer:
@@ -53,6 +70,7 @@ class OutcomeConsumer:
                         )
                     elif event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED:
                         await self.watch_spam_risk(event)
+                        await self.watch_abandonment(event)
                     if event.type in (events_pb2.CALL_EVENT_TYPE_COMPLETED, events_pb2.CALL_EVENT_TYPE_FAILED):
                         await self.on_final(event)
                 await self._consumer.commit(env)
@@ -66,6 +84,15 @@ class OutcomeConsumer:
         if contact is None or campaign is None:
             await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
             return
+        if event.type == events_pb2.CALL_EVENT_TYPE_FAILED and event.reason == NotDialed.CAMPAIGN_NOT_RUNNING:
+            # Never dialed: back to the queue for when the campaign runs again, the attempt not counted.
+            contact.attempts = max(contact.attempts - 1, 0)
+            contact.status = f"queued: {event.reason}"
+            await self._store.put_contacts(tenant_id, campaign_id, [contact])
+            await self._store.enqueue(tenant_id, campaign_id, contact.contact_id, time.time())
+            await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
+            log.info("attempt given back", extra={"status": contact.status})
+            return
         completed = event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED
         contact.status = "completed" if completed else f"failed: {event.reason or 'unknown'}"
         if completed and event.reason:
@@ -76,7 +103,7 @@ class OutcomeConsumer:
         await self._store.put_contacts(tenant_id, campaign_id, [contact])
         if retry:
             await self._store.enqueue(
-                tenant_id, campaign_id, contact.contact_id, time.time() + max(campaign.retry_delay_seconds, 1)
+                tenant_id, campaign_id, contact.contact_id, time.time() + retry_delay_s(campaign, event.reason)
             )
         # Out of flight only now: the dispatcher must never see a campaign with nothing in flight and
         # nothing queued while a retry is still being decided (it would complete the campaign).
@@ -89,16 +116,57 @@ class OutcomeConsumer:
             return  # not an answered call
         talk_s = event.time.ToNanoseconds() / 1e9 - float(answered_at)
         verdict = classify(event.reason, talk_s, self._spam)
-        window_key = keys.spam_window(event.tenant_id, event.campaign_id)
+        reason = await self._judge(keys.spam_window(event.tenant_id, event.campaign_id), verdict, Scope.CAMPAIGN)
+        if reason is not None:
+            campaign = await self._store.get_campaign(event.tenant_id, event.campaign_id)
+            if campaign is not None and campaign.state == campaigns_pb2.CAMPAIGN_STATE_RUNNING:
+                await self._pause_for_spam(event.tenant_id, campaign, reason)
+        # The tenant's answered calls over all its campaigns: a list split into small campaigns is one list.
+        tenant_window = keys.tenant_spam_window(event.tenant_id)
+        reason = await self._judge(tenant_window, verdict, Scope.TENANT)
+        if reason is None:
+            return
+        paused = await self._control.pause_tenant_for_spam(
+            event.tenant_id, reason, self._settings.spam_pause_cooldown_s
+        )
+        # Judged afresh from here: the calls that made this verdict must not pause the next restart at once.
+        await self._store.redis.delete(tenant_window)
+        log.warning("tenant's campaigns paused for spam risk", extra={"reason": reason, "campaigns": paused})
+
+    async def watch_abandonment(self, event: events_pb2.CallEvent) -> None:
+        """Counts the answered call as abandoned or not; past the profile's share the campaign pauses."""
+        if await self._store.redis.get(keys.answered_at(event.attempt_id)) is None:
+            return  # not an answered call
+        if not await self._store.redis.set(keys.seen_event("abandonment", event.attempt_id), 1, nx=True, ex=172800):
+            return  # a redelivered outcome: counted once
+        campaign = await self._store.get_campaign(event.tenant_id, event.campaign_id)
+        if campaign is None:
+            return
+        count = await abandonment.record(
+            self._store.redis,
+            event.tenant_id,
+            event.campaign_id,
+            abandonment.is_abandoned(event),
+            event.time.ToDatetime(tzinfo=UTC),
+        )
+        limit = load_profile(campaign.compliance_profile or "default").max_abandonment_rate
+        if limit is None or campaign.state != campaigns_pb2.CAMPAIGN_STATE_RUNNING:
+            return  # measured, but this profile sets no limit (or the campaign is not calling)
+        rule = AbandonmentRule(max_share=limit, min_answered=self._settings.abandonment_min_answered)
+        reason = abandonment.assess(count, rule)
+        if reason is not None:
+            await self._control.pause(event.tenant_id, campaign, reason)
+            log.warning("campaign paused for abandoned calls", extra={"reason": reason})
+
+    async def _judge(self, window_key: str, verdict: str, scope: Scope) -> str | None:
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(window_key, verdict)
             pipe.ltrim(window_key, 0, self._spam.window - 1)
             pipe.lrange(window_key, 0, -1)
             *_, latest = await pipe.execute()
-        reason = assess([v.decode() if isinstance(v, bytes) else v for v in latest], self._spam)
-        if reason is None:
-            return
-        campaign = await self._store.get_campaign(event.tenant_id, event.campaign_id)
-        if campaign is not None and campaign.state == campaigns_pb2.CAMPAIGN_STATE_RUNNING:
-            await self._control.pause(event.tenant_id, campaign, reason)
+        return assess([v.decode() if isinstance(v, bytes) else v for v in latest], self._spam, scope)
+
+    async def _pause_for_spam(self, tenant_id: str, campaign: campaigns_pb2.Campaign, reason: str) -> None:
+        with log_context(campaign_id=campaign.name.removeprefix("campaigns/")):
+            await self._control.pause_for_spam(tenant_id, campaign, reason, self._settings.spam_pause_cooldown_s)
             log.warning("campaign paused for spam risk", extra={"reason": reason})

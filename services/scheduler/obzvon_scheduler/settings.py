@@ -17,11 +17,30 @@ class SchedulerSettings(CommonSettings):
     default_max_concurrent_calls: int = 10
     # Ringing plus talking, for the rule that a call must end inside the calling window.
     expected_call_s: float = 180.0
-    # Spam-risk monitor (spam.py): a campaign past either share pauses itself.
+    # Spam-risk monitor (spam.py): a campaign, or a tenant over all its campaigns, past either share pauses.
     spam_window: int = 50
     spam_min_answered: int = 20
     spam_short_hangup_s: float = 5.0
     spam_max_short_share: float = 0.3
     spam_max_opt_out_share: float = 0.1
+    # After a spam-risk pause, StartCampaign is refused (even acknowledged) until this has passed.
+    spam_pause_cooldown_s: float = 3600.0
+    # Abandoned calls (abandonment.py): answered calls a campaign needs in its period before its share
+    # of abandoned ones is judged against the profile's max_abandonment_rate.
+    abandonment_min_answered: int = 20
     # Where numbers without a country code are parsed when the contact gives no region.
     default_region: str = "RU"
+    # gRPC message sizes, set on purpose: one ImportContacts message (the CLI sends 500 rows) or a
+    # campaign with a script at its size limit fits with room; anything bigger is RESOURCE_EXHAUSTED
+    # before the scheduler reads it.
+    grpc_max_receive_bytes: int = 4 * 1024 * 1024
+    grpc_max_send_bytes: int = 4 * 1024 * 1024
+    # Per upload and per campaign (the tenant's max_contacts_per_campaign overrides the default).
+    max_contacts_per_upload: int = 1_000_000
+    default_max_contacts_per_campaign: int = 1_000_000
+    # Rows checked and stored per step of an import, so its memory does not grow with the upload.
+    import_chunk_rows: int = 500
+    # Each tenant's API calls: a token bucket shared by every scheduler replica (Redis). The default
+    # is far above what an integrator or the test suites need and far below what stalls the API.
+    api_rate_per_s: float = 50.0
+    api_burst: int = 200

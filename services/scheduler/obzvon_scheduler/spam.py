@@ -1,13 +1,17 @@
 """Spam-risk monitor: a campaign that people hang up on or opt out of pauses itself and says why.
 
 Over a sliding window of a campaign's latest answered calls, the share hung up by the callee within
-a few seconds of answering and the share that opted out are compared with thresholds.
+a few seconds of answering and the share that opted out are compared with thresholds. The same is
+done over the tenant's latest answered calls from all its campaigns (Scope.TENANT), so a list split
+into many small campaigns, each under the minimum, is judged as one; past a threshold every running
+campaign of the tenant pauses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 SHORT = "short"  # the callee hung up within short_hangup_s of answering
 OPT_OUT = "opt_out"
@@ -32,8 +36,16 @@ def classify(reason: str, talk_s: float, thresholds: SpamThresholds) -> str:
     return OK
 
 
-def assess(latest: Sequence[str], thresholds: SpamThresholds) -> str | None:
-    """Why the campaign must pause, or None. `latest`: classifications of the latest answered calls."""
+class Scope(Enum):
+    """Whose answered calls a window holds."""
+
+    CAMPAIGN = "spam risk"
+    TENANT = "spam risk across the tenant's campaigns"
+
+
+def assess(latest: Sequence[str], thresholds: SpamThresholds, scope: Scope = Scope.CAMPAIGN) -> str | None:
+    """Why the campaign (or every campaign of the tenant) must pause, or None. `latest`: classifications
+    of the latest answered calls."""
     window = list(latest)[: thresholds.window]
     if len(window) < thresholds.min_answered:
         return None
@@ -41,12 +53,12 @@ def assess(latest: Sequence[str], thresholds: SpamThresholds) -> str | None:
     opted_out = window.count(OPT_OUT) / len(window)
     if short > thresholds.max_short_share:
         return (
-            f"spam risk: {short:.0%} of the last {len(window)} answered calls were hung up within "
+            f"{scope.value}: {short:.0%} of the last {len(window)} answered calls were hung up within "
             f"{thresholds.short_hangup_s:g} s (limit {thresholds.max_short_share:.0%})"
         )
     if opted_out > thresholds.max_opt_out_share:
         return (
-            f"spam risk: {opted_out:.0%} of the last {len(window)} answered calls opted out "
+            f"{scope.value}: {opted_out:.0%} of the last {len(window)} answered calls opted out "
             f"(limit {thresholds.max_opt_out_share:.0%})"
         )
     return None

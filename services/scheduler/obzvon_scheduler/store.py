@@ -120,7 +120,7 @@ class Store:
         return [tuple(_s(m).split("/", 1)) for m in members]  # type: ignore[misc]
 
     async def set_running(self, tenant_id: str, campaign_id: str, running: bool) -> None:
-        member = f"{tenant_id}/{campaign_id}"
+        member = keys.running_member(tenant_id, campaign_id)
         if running:
             await self.redis.sadd(keys.running_campaigns(), member)  # type: ignore[misc]
         else:

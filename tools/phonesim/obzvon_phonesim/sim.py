@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from aiosipua.headers import parse_uri
 from obzvon.media import MediaClock, RtpSession
 from obzvon.media.g711 import rms
 from obzvon.media.vad import UtteranceDetector, VadEventKind
@@ -51,6 +52,16 @@ def parse_mix(spec: str | Mapping[str, float]) -> dict[str, float]:
     if total <= 0:
         raise ValueError("the mix needs at least one positive weight")
     return {k: v / total for k, v in raw.items() if v > 0}
+
+
+def request_uri_record(uri: str) -> dict[str, Any]:
+    parsed = parse_uri(uri)
+    return {
+        "request_uri": uri,
+        "request_user": parsed.user or "",
+        "request_host": parsed.host,
+        "request_port": parsed.port or 5060,
+    }
 
 
 class GroundTruth:
@@ -170,6 +181,8 @@ class PhoneSimulator:
             "event": "invite",
             "call_id": call.call_id,
             "to_number": call.to_user,
+            # Where the INVITE was addressed, so tests can check the number and host the dialer built.
+            **request_uri_record(call.request.uri),
             "from": call.from_user,
             "behaviour": behaviour,
             "reply_text": REPLIES.get(behaviour, ""),

@@ -19,6 +19,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from google.protobuf.message import DecodeError, Message
 from opentelemetry import context as otel_context
 
+from obzvon.limits import MAX_KAFKA_MESSAGE_BYTES
 from obzvon.settings import CommonSettings
 from obzvon.telemetry import context_from_headers, context_to_headers
 from obzvon.topics import ALL_TOPICS, Topic
@@ -74,6 +75,8 @@ class Producer:
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            # Explicit, because the API's bounds (obzvon.limits) are sized so every DialRequest fits it.
+            max_request_size=MAX_KAFKA_MESSAGE_BYTES,
         )
 
     async def start(self) -> None:

@@ -107,6 +107,51 @@ def cmd_tenant_create(args: argparse.Namespace) -> object:
     return MessageToDict(response)
 
 
+def _key_parent(args: argparse.Namespace) -> str:
+    return f"tenants/{args.tenant}" if args.tenant else ""
+
+
+def cmd_key_create(args: argparse.Namespace) -> object:
+    stub = tenants_pb2_grpc.TenantServiceStub(scheduler())
+    request = tenants_pb2.CreateApiKeyRequest(parent=_key_parent(args))
+    return MessageToDict(stub.CreateApiKey(request, metadata=_metadata(admin=args.admin)))
+
+
+def cmd_key_list(args: argparse.Namespace) -> object:
+    stub = tenants_pb2_grpc.TenantServiceStub(scheduler())
+    request = tenants_pb2.ListApiKeysRequest(parent=_key_parent(args))
+    return MessageToDict(stub.ListApiKeys(request, metadata=_metadata(admin=args.admin)))
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> object:
+    stub = tenants_pb2_grpc.TenantServiceStub(scheduler())
+    request = tenants_pb2.RevokeApiKeyRequest(name=args.name)
+    return MessageToDict(stub.RevokeApiKey(request, metadata=_metadata(admin=args.admin)))
+
+
+TRUNK_NUMBER_FORMATS = {
+    "e164": campaigns_pb2.TRUNK_NUMBER_FORMAT_E164,
+    "e164-no-plus": campaigns_pb2.TRUNK_NUMBER_FORMAT_E164_NO_PLUS,
+    "national": campaigns_pb2.TRUNK_NUMBER_FORMAT_NATIONAL,
+}
+
+
+def _trunk(args: argparse.Namespace) -> campaigns_pb2.Trunk:
+    """--trunk HOST:PORT ([v6]:PORT for IPv6); the scheduler checks the host strictly. The password
+    comes from OBZVON_TRUNK_PASSWORD, so it is not on a command line others can read."""
+    m = re.fullmatch(r"\[([^\]]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", args.trunk)
+    if m is None:
+        raise CliError(f'--trunk: HOST:PORT, e.g. 127.0.0.1:5070 (got "{args.trunk}")')
+    return campaigns_pb2.Trunk(
+        host=m[1] or m[3],
+        port=int(m[2] or m[4]),
+        transport=campaigns_pb2.TRUNK_TRANSPORT_UDP,
+        number_format=TRUNK_NUMBER_FORMATS[args.trunk_number_format],
+        username=args.trunk_username,
+        password=os.environ.get("OBZVON_TRUNK_PASSWORD", "") if args.trunk_username else "",
+    )
+
+
 def cmd_campaign_create(args: argparse.Namespace) -> object:
     try:
         script = load_script_yaml(Path(args.script).read_text(encoding="utf-8"))
@@ -120,7 +165,8 @@ def cmd_campaign_create(args: argparse.Namespace) -> object:
         compliance_profile=args.profile,
         language=args.language,
         voice=args.voice or "",
-        trunk_uri=args.trunk,
+        trunk=_trunk(args),
+        callback_number=args.callback_number,
         max_concurrent_calls=args.max_calls,
         max_attempts=args.max_attempts,
     )
@@ -189,6 +235,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-calls", type=int, default=0)
     t.set_defaults(func=cmd_tenant_create)
 
+    # Rotation: `key create`, move the clients to the new key, `key revoke` the old one.
+    key = sub.add_parser("key", help="a tenant's API keys (its own key, or --admin)").add_subparsers(
+        dest="action", required=True
+    )
+    for name, func, text in (
+        ("create", cmd_key_create, "issue another key (at most two live); prints its secret once"),
+        ("list", cmd_key_list, "the tenant's live keys (ids and create times, never secrets)"),
+    ):
+        k = key.add_parser(name, help=text)
+        k.add_argument("--tenant", default="", help="tenant id (required with --admin)")
+        k.add_argument("--admin", action="store_true", help="use OBZVON_ADMIN_API_KEY")
+        k.set_defaults(func=func)
+    k = key.add_parser("revoke", help="revoke a key at once: tenants/{tenant_id}/apiKeys/{key_id}")
+    k.add_argument("name")
+    k.add_argument("--admin", action="store_true", help="use OBZVON_ADMIN_API_KEY")
+    k.set_defaults(func=cmd_key_revoke)
+
     campaign = sub.add_parser("campaign").add_subparsers(dest="action", required=True)
     c = campaign.add_parser("create")
     c.add_argument("--id", required=True)
@@ -199,7 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--profile", default="default", help="compliance profile: default, us-tcpa, ru-230fz")
     c.add_argument("--language", default="ru")
     c.add_argument("--voice", default="")
-    c.add_argument("--trunk", required=True, help='SIP URI template, e.g. "sip:{number}@127.0.0.1:5070"')
+    c.add_argument("--trunk", required=True, help="the SIP trunk as HOST:PORT (UDP), e.g. 127.0.0.1:5070")
+    c.add_argument(
+        "--trunk-number-format",
+        choices=sorted(TRUNK_NUMBER_FORMATS),
+        default="e164-no-plus",
+        help="how the contact's number is written in the Request-URI",
+    )
+    c.add_argument("--trunk-username", default="", help="digest user; the password is read from OBZVON_TRUNK_PASSWORD")
+    c.add_argument("--callback-number", default="", help="E.164 number spoken in the disclosure (required by us-tcpa)")
     c.add_argument("--max-calls", type=int, default=0)
     c.add_argument("--max-attempts", type=int, default=1)
     c.add_argument("--request-id", default="")

@@ -94,7 +94,7 @@ class ApiClient:
                     compliance_profile="default",
                     language="ru",
                     voice="default:ru",
-                    trunk_uri=f"sip:{{number}}@127.0.0.1:{sim_port}",
+                    trunk=campaigns_pb2.Trunk(host="127.0.0.1", port=sim_port),
                     max_concurrent_calls=max_calls,
                 ),
             ),

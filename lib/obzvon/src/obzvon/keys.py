@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 def api_key(digest: str) -> str:
+    """The tenant id a live API key (by its SHA-256) belongs to."""
     return f"apikey:{digest}"
+
+
+def api_keys(tenant_id: str) -> str:
+    """Hash key id -> JSON {digest, create time} of the tenant's live API keys."""
+    return f"apikeys:{tenant_id}"
 
 
 def tenant(tenant_id: str) -> str:
@@ -18,6 +24,21 @@ def campaign(tenant_id: str, campaign_id: str) -> str:
 def campaigns(tenant_id: str) -> str:
     """Sorted set of the tenant's campaign ids by creation time."""
     return f"campaigns:{tenant_id}"
+
+
+def api_rate(tenant_id: str) -> str:
+    """Hash tokens, at: the tenant's API token bucket (scheduler ratelimit.py)."""
+    return f"ratelimit:{tenant_id}"
+
+
+def import_staging(upload_id: str) -> str:
+    """List of the rows of an ImportContacts upload being checked, before any is stored."""
+    return f"import:{upload_id}:rows"
+
+
+def import_seen(upload_id: str) -> str:
+    """Set of the contact ids of an ImportContacts upload being checked (duplicates within it)."""
+    return f"import:{upload_id}:ids"
 
 
 def create_request(tenant_id: str, request_id: str) -> str:
@@ -35,8 +56,13 @@ def queue(tenant_id: str, campaign_id: str) -> str:
 
 
 def running_campaigns() -> str:
-    """Set of 'tenant_id/campaign_id' the scheduler's dispatcher walks."""
+    """Set of running_member()s: the campaigns the scheduler's dispatcher walks, and the dialer's test,
+    when it takes a dial request, that the campaign was not paused meanwhile."""
     return "campaigns:running"
+
+
+def running_member(tenant_id: str, campaign_id: str) -> str:
+    return f"{tenant_id}/{campaign_id}"
 
 
 def in_flight(tenant_id: str, campaign_id: str) -> str:
@@ -73,3 +99,18 @@ def answered_at(attempt_id: str) -> str:
 def spam_window(tenant_id: str, campaign_id: str) -> str:
     """List of the campaign's latest answered-call classifications (spam-risk monitor), newest first."""
     return f"spam:{tenant_id}:{campaign_id}"
+
+
+def tenant_spam_window(tenant_id: str) -> str:
+    """The same classifications over all the tenant's campaigns, newest first."""
+    return f"spam:{tenant_id}"
+
+
+def abandonment_day(tenant_id: str, campaign_id: str, day: str) -> str:
+    """Hash answered / abandoned: the campaign's answered calls on one UTC day (ISO date)."""
+    return f"abandon:{tenant_id}:{campaign_id}:{day}"
+
+
+def tenant_spam_pause(tenant_id: str) -> str:
+    """Serialized SpamPause of a pause of all the tenant's campaigns; expires with its cooldown."""
+    return f"spampause:{tenant_id}"

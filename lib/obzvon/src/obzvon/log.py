@@ -15,6 +15,19 @@ _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
+# Log fields that would carry personal data. Above DEBUG a number is masked and what the callee said
+# or pressed (or a contact's variables) is left out: call records hold those, scoped to the tenant.
+_NUMBER_FIELDS = frozenset({"phone_number", "number", "to_number", "callee"})
+_PRIVATE_FIELDS = frozenset({"transcript", "text", "digits", "variables", "utterance"})
+
+
+def mask_number(number: str) -> str:
+    """+79161234567 -> +7******4567: enough to tell calls apart in a log, not to ring anyone."""
+    digits = "".join(c for c in number if c.isdigit())
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return f"+{digits[0]}{'*' * (len(digits) - 5)}{digits[-4:]}"
+
 
 @contextmanager
 def log_context(**ids: str) -> Iterator[None]:
@@ -40,10 +53,17 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             **(_context.get() or {}),
         }
-        line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if record.levelno > logging.DEBUG:
+            extras = {k: _guarded(k, v) for k, v in extras.items() if k not in _PRIVATE_FIELDS}
+        line.update(extras)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def _guarded(field: str, value: Any) -> Any:
+    return mask_number(str(value)) if field in _NUMBER_FIELDS and value else value
 
 
 def setup_logging(service: str, level: str = "INFO") -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
+import phonenumbers
+
 from obzvon.errors import FieldViolation
+from obzvon.limits import MAX_DIGITS_LENGTH, ScriptLimits
 from obzvon.v1 import scripts_pb2
 
 # Branch keys an ask node may use besides its answers.
@@ -22,6 +25,11 @@ DISCLOSURE = {
         "Чтобы больше не получать наши звонки, скажите «не звоните» или нажмите 9."
     ),
     "en": "Hello! This is an automated call from {tenant}. To stop our calls, say stop or press 9.",
+}
+# Added to the disclosure when the campaign has a callback number (required by us-tcpa).
+CALLBACK = {
+    "ru": "Перезвонить нам можно по номеру {number}.",
+    "en": "You can call us back at {number}.",
 }
 # Said before a question is asked again because its yes or no was heard with too little
 # confidence (AskNode.confirm_below). Static, so it is rendered when the campaign starts.
@@ -41,9 +49,26 @@ def spoken(sentences: Mapping[str, str], language: str) -> str:
     return sentences.get(language, sentences["en"])
 
 
-def disclosure_text(language: str, tenant_display_name: str) -> str:
-    """The opening every call starts with; added by the dialer, so no script can remove or reorder it."""
-    return spoken(DISCLOSURE, language).format(tenant=tenant_display_name)
+def disclosure_text(language: str, tenant_display_name: str, *, callback_number: str) -> str:
+    """The opening every call starts with; added by the dialer, so no script can remove or reorder it.
+
+    The one text function for the scheduler's prerender and the dialer: both pass the campaign's
+    callback number (E.164), so the audio rendered at campaign start is the audio the dialer asks for.
+    """
+    text = spoken(DISCLOSURE, language).format(tenant=tenant_display_name)
+    if callback_number:
+        text += " " + spoken(CALLBACK, language).format(number=spoken_phone_number(callback_number))
+    return text
+
+
+def spoken_phone_number(e164: str) -> str:
+    """The number in digit groups ("+1 202-555-0143", "+7 495 000-00-00"), which tts reads group by
+    group; an unparseable one is left as it is (the API accepts only valid E.164)."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def node_kind(node: scripts_pb2.ScriptNode) -> str:
@@ -84,46 +109,99 @@ def successors(node: scripts_pb2.ScriptNode) -> list[str]:
     return []
 
 
-def validate_script(script: scripts_pb2.Script, field: str = "script") -> list[FieldViolation]:
-    """All problems of a script, each naming the field; empty when the script may run."""
+PLATFORM_LIMITS = ScriptLimits()
+
+
+def validate_script(
+    script: scripts_pb2.Script, field: str = "script", limits: ScriptLimits = PLATFORM_LIMITS
+) -> list[FieldViolation]:
+    """All problems of a script, each naming the field; empty when the script may run.
+
+    Linear in the script's size, and the size is checked first: a tenant's script must never cost
+    the API (or the dispatcher, which walks it at start) more than a bounded amount of work.
+    """
     problems: list[FieldViolation] = []
     nodes = script.nodes
     if not nodes:
         return [FieldViolation(f"{field}.nodes", "a script needs at least one node")]
+    size = script.ByteSize()
+    if size > limits.max_bytes:
+        return [FieldViolation(field, f"{size} bytes; a script may have at most {limits.max_bytes}")]
+    if len(nodes) > limits.max_nodes:
+        return [FieldViolation(f"{field}.nodes", f"{len(nodes)} nodes; a script may have at most {limits.max_nodes}")]
     if not script.start:
         problems.append(FieldViolation(f"{field}.start", "missing start node"))
     elif script.start not in nodes:
-        problems.append(FieldViolation(f"{field}.start", f'unknown node "{script.start}"'))
+        problems.append(FieldViolation(f"{field}.start", f'unknown node "{_cut(script.start)}"'))
 
     for node_id, node in nodes.items():
-        where = f'{field}.nodes["{node_id}"]'
+        where = f'{field}.nodes["{_cut(node_id)}"]'
+        if len(node_id) > limits.max_name_chars:
+            problems.append(FieldViolation(where, f"a node id has at most {limits.max_name_chars} characters"))
         kind = node_kind(node)
         if not kind:
             problems.append(FieldViolation(where, "a node must be one of say, ask, transfer, hangup"))
             continue
         if kind in ("say", "ask") and not getattr(node, kind).text.strip():
             problems.append(FieldViolation(f"{where}.{kind}.text", "empty text"))
+        if len(node_text(node)) > limits.max_text_chars:
+            problems.append(
+                FieldViolation(f"{where}.{kind}.text", f"at most {limits.max_text_chars} characters are spoken")
+            )
+        problems.extend(_check_labels(node, where, limits))
         if kind in ("say", "transfer"):
             if not node.next:
                 problems.append(FieldViolation(f"{where}.next", f"a {kind} node needs a next node"))
             elif node.next not in nodes:
-                problems.append(FieldViolation(f"{where}.next", f'unknown node "{node.next}"'))
+                problems.append(FieldViolation(f"{where}.next", f'unknown node "{_cut(node.next)}"'))
         if kind == "transfer" and not node.transfer.target_uri.startswith("sip:"):
             problems.append(FieldViolation(f"{where}.transfer.target_uri", "must be a sip: URI"))
         if kind == "ask":
-            problems.extend(_validate_ask(node.ask, where))
+            problems.extend(_validate_ask(node.ask, where, limits))
 
     if problems:
         return problems
     return _validate_graph(script, field)
 
 
-def _validate_ask(ask: scripts_pb2.AskNode, where: str) -> list[FieldViolation]:
+def _cut(text: str, limit: int = 64) -> str:
+    """A tenant's string quoted in an error, cut short: an error must stay small whatever was sent."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_labels(node: scripts_pb2.ScriptNode, where: str, limits: ScriptLimits) -> list[FieldViolation]:
+    """Tags, result fields and transfer targets: short labels, never texts."""
+    problems: list[FieldViolation] = []
+    if len(node.tag) > limits.max_name_chars:
+        problems.append(FieldViolation(f"{where}.tag", f"at most {limits.max_name_chars} characters"))
+    if len(node.set) > limits.max_branches:
+        problems.append(FieldViolation(f"{where}.set", f"at most {limits.max_branches} result fields"))
+    if any(len(k) > limits.max_name_chars or len(v) > limits.max_name_chars for k, v in node.set.items()):
+        problems.append(
+            FieldViolation(f"{where}.set", f"names and values of at most {limits.max_name_chars} characters")
+        )
+    if node_kind(node) == "transfer" and len(node.transfer.target_uri) > limits.max_name_chars:
+        problems.append(FieldViolation(f"{where}.transfer.target_uri", f"at most {limits.max_name_chars} characters"))
+    return problems
+
+
+def _validate_ask(ask: scripts_pb2.AskNode, where: str, limits: ScriptLimits) -> list[FieldViolation]:
     problems: list[FieldViolation] = []
     if ask.expect == scripts_pb2.EXPECT_UNSPECIFIED:
         problems.append(
             FieldViolation(f"{where}.ask.expect", "say what the question expects: yes_no, digits or choice")
         )
+    if len(ask.on) > limits.max_branches:
+        problems.append(FieldViolation(f"{where}.ask.on", f"at most {limits.max_branches} branches"))
+        return problems
+    if len(ask.choices) > limits.max_branches or any(len(c) > limits.max_name_chars for c in ask.choices):
+        problems.append(
+            FieldViolation(
+                f"{where}.ask.choices",
+                f"at most {limits.max_branches} choices of at most {limits.max_name_chars} characters",
+            )
+        )
+        return problems
     required: tuple[str, ...] = ()
     if ask.expect == scripts_pb2.EXPECT_YES_NO:
         required = YES_NO_ANSWERS
@@ -131,13 +209,14 @@ def _validate_ask(ask: scripts_pb2.AskNode, where: str) -> list[FieldViolation]:
         if not ask.choices:
             problems.append(FieldViolation(f"{where}.ask.choices", "a choice question needs choices"))
         required = tuple(ask.choices)
-    elif ask.expect == scripts_pb2.EXPECT_DIGITS and ask.digits_length <= 0:
-        problems.append(FieldViolation(f"{where}.ask.digits_length", "must be positive"))
+    elif ask.expect == scripts_pb2.EXPECT_DIGITS and not 0 < ask.digits_length <= MAX_DIGITS_LENGTH:
+        problems.append(FieldViolation(f"{where}.ask.digits_length", f"from 1 to {MAX_DIGITS_LENGTH}"))
     for answer in required:
         if answer not in ask.on:
-            problems.append(FieldViolation(f'{where}.ask.on["{answer}"]', f'missing branch for "{answer}"'))
-    if ask.retries < 0:
-        problems.append(FieldViolation(f"{where}.ask.retries", "must not be negative"))
+            problems.append(FieldViolation(f'{where}.ask.on["{_cut(answer)}"]', f'missing branch for "{_cut(answer)}"'))
+    if not 0 <= ask.retries <= limits.max_ask_retries:
+        # Each retry asks the callee again; a script must not keep a person answering the same question.
+        problems.append(FieldViolation(f"{where}.ask.retries", f"from 0 to {limits.max_ask_retries}"))
     if not 0.0 <= ask.confirm_below < 1.0:
         problems.append(FieldViolation(f"{where}.ask.confirm_below", "a confidence from 0 (off) to below 1"))
     elif ask.confirm_below and ask.expect != scripts_pb2.EXPECT_YES_NO:
@@ -152,9 +231,8 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
         if node_kind(node) == "ask":
             for answer, target in node.ask.on.items():
                 if target not in nodes:
-                    problems.append(
-                        FieldViolation(f'{field}.nodes["{node_id}"].ask.on["{answer}"]', f'unknown node "{target}"')
-                    )
+                    where = f'{field}.nodes["{_cut(node_id)}"].ask.on["{_cut(answer)}"]'
+                    problems.append(FieldViolation(where, f'unknown node "{_cut(target)}"'))
     if problems:
         return problems
 
@@ -167,25 +245,30 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
         reachable.add(current)
         stack.extend(successors(nodes[current]))
     for node_id in sorted(set(nodes) - reachable):
-        problems.append(FieldViolation(f'{field}.nodes["{node_id}"]', "unreachable from the start node"))
+        problems.append(FieldViolation(f'{field}.nodes["{_cut(node_id)}"]', "unreachable from the start node"))
 
     # A node can end the call if it hangs up, or if an ask without explicit fallbacks can run out of
     # retries (the dialer then hangs up), or if a successor can end it. Nodes that cannot are a loop
-    # with no exit.
+    # with no exit. Walked backwards from the ends, so each edge is looked at once.
+    predecessors: dict[str, list[str]] = {}
+    for nid, n in nodes.items():
+        for succ in successors(n):
+            predecessors.setdefault(succ, []).append(nid)
     can_end = {
         nid
         for nid, n in nodes.items()
         if node_kind(n) == "hangup" or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
     }
-    changed = True
-    while changed:
-        changed = False
-        for nid, n in nodes.items():
-            if nid not in can_end and any(s in can_end for s in successors(n)):
-                can_end.add(nid)
-                changed = True
+    frontier = list(can_end)
+    while frontier:
+        for pred in predecessors.get(frontier.pop(), ()):
+            if pred not in can_end:
+                can_end.add(pred)
+                frontier.append(pred)
     for node_id in sorted(reachable - can_end):
-        problems.append(FieldViolation(f'{field}.nodes["{node_id}"]', "loop with no exit: no path reaches a hangup"))
+        problems.append(
+            FieldViolation(f'{field}.nodes["{_cut(node_id)}"]', "loop with no exit: no path reaches a hangup")
+        )
     return problems
 
 

@@ -23,7 +23,8 @@ import redis.asyncio as aioredis
 class Outcome(StrEnum):
     """How a call ended, as far as the counters care."""
 
-    NOT_CONNECTED = "not_connected"  # never placed, busy, no answer, failed, blocked before INVITE
+    NOT_PLACED = "not_placed"  # no INVITE was sent (refused by the last checks, expired, not claimed)
+    NOT_CONNECTED = "not_connected"  # an INVITE was sent: busy, no answer, rejected, failed
     ANSWERED = "answered"  # a person answered (the robot spoke to them, maybe transferred)
     VOICE_MESSAGE = "voice_message"  # a machine answered and a message was left
     MACHINE = "machine"  # a machine answered, hung up without a message

@@ -43,6 +43,8 @@ _BUCKET_TTL_S = {Period.DAY: 3 * 86400, Period.WEEK: 9 * 86400, Period.MONTH: 33
 _LIMIT_RULE = {Period.DAY: Rule.FZ230_DAILY, Period.WEEK: Rule.FZ230_WEEKLY, Period.MONTH: Rule.FZ230_MONTHLY}
 _POSSIBLE = frozenset({Outcome.ANSWERED, Outcome.MACHINE, Outcome.NOT_CONNECTED})
 _FREQ_COUNTS_ON = frozenset({Outcome.ANSWERED, Outcome.VOICE_MESSAGE})
+# Every INVITE sent rings the callee's phone, answered or not; only a call never placed is given back.
+_ATTEMPT_COUNTS_ON = frozenset({Outcome.NOT_CONNECTED, Outcome.ANSWERED, Outcome.VOICE_MESSAGE, Outcome.MACHINE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ class AdmissionRequest:
     registered_caller_ids: Collection[str]
     # Ringing plus talking: the call must be over before the window closes.
     expected_duration: timedelta
-    contact_key: str | None = None  # the debtor for 230-FZ counters; defaults to the number
+    # Groups the debtor's numbers for 230-FZ counters, in addition to (never instead of) the number's own.
+    contact_key: str | None = None
     consent: ConsentRecord | None = None
     may_leave_voice_message: bool = False
 
@@ -174,7 +177,9 @@ def build_buckets(req: AdmissionRequest, e164: str, zones: Iterable[ZoneInfo], n
     profile = req.profile
     days = _local_days(zones, now)
     possible = _POSSIBLE | ({Outcome.VOICE_MESSAGE} if req.may_leave_voice_message else set())
-    contact = req.contact_key or e164
+    # Always the number's own count (per tenant, the creditor); a debtor key adds a count over the
+    # debtor's numbers but never replaces it, so a fresh label on re-import cannot start afresh.
+    counted_as = list(dict.fromkeys([e164, *([req.contact_key] if req.contact_key else [])]))
     buckets: list[Bucket] = []
     for kind in InteractionKind:
         limits = profile.limits_for(kind)
@@ -192,17 +197,18 @@ def build_buckets(req: AdmissionRequest, e164: str, zones: Iterable[ZoneInfo], n
             limit = limits.get(period)
             if limit is None:
                 continue
-            for key in sorted({_period_key(period, d) for d in days}):
-                buckets.append(
-                    Bucket(
-                        key=f"lim:{req.tenant}:{kind.value}:{contact}:{period.value}:{key}",
-                        limit=limit,
-                        ttl_s=_BUCKET_TTL_S[period],
-                        counts_on=counts_on,
-                        reserve=bool(counts_on & possible),
-                        rule=_LIMIT_RULE[period].value,
+            for contact in counted_as:
+                for key in sorted({_period_key(period, d) for d in days}):
+                    buckets.append(
+                        Bucket(
+                            key=f"lim:{req.tenant}:{kind.value}:{contact}:{period.value}:{key}",
+                            limit=limit,
+                            ttl_s=_BUCKET_TTL_S[period],
+                            counts_on=counts_on,
+                            reserve=bool(counts_on & possible),
+                            rule=_LIMIT_RULE[period].value,
+                        )
                     )
-                )
     if profile.frequency_cap_per_day is not None:
         for d in days:
             buckets.append(
@@ -213,6 +219,19 @@ def build_buckets(req: AdmissionRequest, e164: str, zones: Iterable[ZoneInfo], n
                     counts_on=_FREQ_COUNTS_ON,
                     reserve=True,
                     rule=Rule.FREQUENCY_CAP.value,
+                )
+            )
+    if profile.attempts_per_day is not None:
+        # Across all tenants, like the frequency cap, but counting busy, unanswered and rejected calls too.
+        for d in days:
+            buckets.append(
+                Bucket(
+                    key=f"att:{e164}:{d.isoformat()}",
+                    limit=profile.attempts_per_day,
+                    ttl_s=_BUCKET_TTL_S[Period.DAY],
+                    counts_on=_ATTEMPT_COUNTS_ON,
+                    reserve=True,
+                    rule=Rule.DAILY_ATTEMPT_CAP.value,
                 )
             )
     return buckets
@@ -284,7 +303,7 @@ async def recheck(
         assert num is not None
         return await _audit(audit, request, "recheck", now, Decision.admitted(to_e164(num), request.attempt))
     if store is not None:
-        await store.settle(request.attempt, Outcome.NOT_CONNECTED)
+        await store.settle(request.attempt, Outcome.NOT_PLACED)
     return await _audit(audit, request, "recheck", now, blocked)
 
 

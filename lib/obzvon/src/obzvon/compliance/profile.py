@@ -123,7 +123,18 @@ class Profile:
     limits: Mapping[InteractionKind, Limits] = field(default_factory=dict)
     min_ring_seconds: int = 0
     frequency_cap_per_day: int | None = 2
+    # INVITEs a number may receive a day from all tenants together, answered or not.
+    attempts_per_day: int | None = 3
+    # Attempts per contact a campaign may ask for, and the least wait before ringing again after
+    # busy or no answer: re-ringing at once is what a callee who could not pick up hates most.
+    max_attempts: int = 3
+    min_retry_delay_seconds: int = 600
     robot_call_is_conversation: bool = True
+    # The disclosure must give a number the callee can call back (us-tcpa, 47 CFR 64.1200(b)(2)).
+    callback_number_required: bool = False
+    # Largest share of a campaign's answered calls over 30 days in which the callee heard no robot
+    # audio within 2 s (us-tcpa: 3 %, 47 CFR 64.1200(a)(7)); past it the campaign pauses. None: no limit.
+    max_abandonment_rate: float | None = None
     narrowed: bool = False
 
     def window_for(self, day_type: DayType) -> Window | None:
@@ -245,7 +256,12 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         "limits",
         "min_ring_seconds",
         "frequency_cap_per_day",
+        "attempts_per_day",
+        "max_attempts",
+        "min_retry_delay_seconds",
         "robot_call_is_conversation",
+        "callback_number_required",
+        "max_abandonment_rate",
     }
     unknown = set(data) - known
     if unknown:
@@ -259,6 +275,14 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
     robot = data.get("robot_call_is_conversation", True)
     if not isinstance(robot, bool):
         raise ProfileError("robot_call_is_conversation must be a boolean")
+    callback_required = data.get("callback_number_required", False)
+    if not isinstance(callback_required, bool):
+        raise ProfileError("callback_number_required must be a boolean")
+    abandonment = data.get("max_abandonment_rate")
+    if abandonment is not None and (
+        isinstance(abandonment, bool) or not isinstance(abandonment, int | float) or not 0 <= abandonment <= 1
+    ):
+        raise ProfileError("max_abandonment_rate must be a share between 0 and 1")
     return Profile(
         name=name,
         description=str(data.get("description", "")),
@@ -266,7 +290,12 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         limits=MappingProxyType(limits),
         min_ring_seconds=_int(data.get("min_ring_seconds", 0), "min_ring_seconds"),
         frequency_cap_per_day=_int(cap_raw, "frequency_cap_per_day"),
+        attempts_per_day=_int(data.get("attempts_per_day", 3), "attempts_per_day"),
+        max_attempts=_int(data.get("max_attempts", 3), "max_attempts"),
+        min_retry_delay_seconds=_int(data.get("min_retry_delay_seconds", 600), "min_retry_delay_seconds"),
         robot_call_is_conversation=robot,
+        callback_number_required=callback_required,
+        max_abandonment_rate=None if abandonment is None else float(abandonment),
     )
 
 

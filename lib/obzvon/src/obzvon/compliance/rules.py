@@ -17,6 +17,7 @@ class Rule(StrEnum):
     FZ230_WEEKLY = "230-FZ weekly limit"
     FZ230_MONTHLY = "230-FZ monthly limit"
     FREQUENCY_CAP = "frequency cap"
+    DAILY_ATTEMPT_CAP = "daily attempt cap"
 
     @property
     def status(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import random
 import struct
@@ -72,6 +73,12 @@ class RtpSession:
     Audio is queued as PCM16 (encoded one frame per tick) or as G.711 bytes already in the
     call's codec (sent as they are, 160 bytes a packet, with no encoding per packet).
     Received audio is re-chunked into 20 ms PCM16 frames whatever the sender's ptime.
+
+    Packets are accepted from one source only, so a stray stream cannot speak or press keys for the
+    callee: the address negotiated in SDP, or, when that is a private address (a callee behind NAT,
+    whose packets come from its router's public address), the first other host that sends; either way
+    the session latches once onto that source and sends there. Everything else, including another
+    port of the callee's own host, is dropped and counted in `packets_rejected`.
     """
 
     def __init__(self, clock: MediaClock, transport: asyncio.DatagramTransport, local_port: int) -> None:
@@ -79,6 +86,9 @@ class RtpSession:
         self._transport = transport
         self.local_port = local_port
         self.remote: tuple[str, int] | None = None
+        self.negotiated: tuple[str, int] | None = None  # as the SDP said; `remote` once latched
+        self.latched: tuple[str, int] | None = None
+        self._nat_latching = True
         self.payload_type = g711.PT_PCMU
         self.dtmf_payload_type = DEFAULT_DTMF_PT
         self.on_frame: Callable[[bytes], None] | None = None
@@ -96,6 +106,9 @@ class RtpSession:
         self._closed = False
         self.packets_sent = 0
         self.packets_received = 0
+        self.packets_rejected = 0
+        # loop.time() of the last packet accepted (or of connect): how long the far end has been silent.
+        self.last_received_at = 0.0
         self.rx_payload_types: set[int] = set()
 
     @classmethod
@@ -108,11 +121,20 @@ class RtpSession:
         return session
 
     def connect(
-        self, remote: tuple[str, int], payload_type: int, dtmf_payload_type: int | None = DEFAULT_DTMF_PT
+        self,
+        remote: tuple[str, int],
+        payload_type: int,
+        dtmf_payload_type: int | None = DEFAULT_DTMF_PT,
+        *,
+        nat_latching: bool = True,
     ) -> None:
         if payload_type not in g711.CODEC_NAMES:
             raise ValueError(f"unsupported payload type {payload_type}")
         self.remote = remote
+        self.negotiated = remote
+        self.latched = None
+        self._nat_latching = nat_latching
+        self.last_received_at = asyncio.get_running_loop().time()
         self.payload_type = payload_type
         self.dtmf_payload_type = dtmf_payload_type if dtmf_payload_type is not None else -1
         if self._clock_handle is None and not self._closed:
@@ -229,6 +251,20 @@ class RtpSession:
 
     # -- receiving -------------------------------------------------------------------------
 
+    def _accepts(self, addr: tuple[str, int]) -> bool:
+        """Whether a packet from addr is the callee's (latching onto its source once, see the class doc)."""
+        if self.latched is not None:
+            return addr == self.latched
+        negotiated = self.negotiated
+        if negotiated is None:  # not connected yet: nobody's media has been agreed on
+            return False
+        behind_nat = self._nat_latching and addr[0] != negotiated[0] and _behind_nat(negotiated[0])
+        if addr != negotiated and not behind_nat:
+            return False
+        self.latched = addr
+        self.remote = addr  # symmetric RTP: our media goes back where theirs comes from
+        return True
+
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._closed:
             return
@@ -236,7 +272,15 @@ class RtpSession:
             pkt = RtpPacket.parse(data)
         except ValueError:
             return  # RTCP or junk on the RTP port
+        if not self._accepts(addr):
+            if not self.packets_rejected:
+                log.warning(
+                    "rtp from a source not negotiated for the call dropped", extra={"rtp_port": self.local_port}
+                )
+            self.packets_rejected += 1
+            return
         self.packets_received += 1
+        self.last_received_at = asyncio.get_running_loop().time()
         pt = pkt.payload_type
         self.rx_payload_types.add(pt)
         if pt in g711.CODEC_NAMES:
@@ -252,6 +296,18 @@ class RtpSession:
             if ev is not None and pkt.timestamp != self._last_dtmf_ts:
                 self._last_dtmf_ts = pkt.timestamp
                 self.dtmf.put_nowait(ev[0])
+
+
+def _behind_nat(host: str) -> bool:
+    """A private, CGNAT or link-local SDP address: the callee's packets will come from elsewhere."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: resolved by nobody here, so only the exact address counts
+    return (ip.is_private or ip in _CGNAT) and not ip.is_loopback
+
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 def _resolve(fut: asyncio.Future[bool], value: bool) -> None:

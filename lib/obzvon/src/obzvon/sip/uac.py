@@ -29,6 +29,7 @@ from obzvon.sip.transport import (
     new_via,
     uri_addr,
 )
+from obzvon.sip.trunk import CalleeTarget
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class SipTrunk:
 
     async def invite(
         self,
-        to_uri: str,
+        to: str | CalleeTarget,
         *,
         from_user: str,
         rtp_port: int,
@@ -179,10 +180,16 @@ class SipTrunk:
 
         Raises CallFailed for a non-2xx final (its code), no final response at all (408), or
         no answer within ring_timeout_s, after which the INVITE is CANCELled (487).
+        `to`: a CalleeTarget (the dialer: the INVITE goes to its host and port, never to what a
+        parser makes of a URI), or a SIP URI (tests, peers).
         """
         host = self.local_addr[0]
         from_uri = f"sip:{from_user}@{host}:{self.local_addr[1]}"
-        to_uri = to_uri.strip().strip("<>")
+        if isinstance(to, CalleeTarget):
+            to_uri, to_addr = to.request_uri, to.addr
+        else:
+            to_uri = to.strip().strip("<>")
+            to_addr = uri_addr(to_uri)
         dialog = Dialog(
             call_id=generate_call_id(host),
             local_tag=generate_tag(),
@@ -206,7 +213,7 @@ class SipTrunk:
         invite.text = sdp.offer(host, rtp_port)
         invite.headers.set_single("Content-Type", "application/sdp")
 
-        dest = self.proxy or uri_addr(to_uri)
+        dest = self.proxy or to_addr
         loop = asyncio.get_running_loop()
         ring_deadline = loop.time() + ring_timeout_s
         txn = self.endpoint.request(invite, dest)
