@@ -110,6 +110,7 @@ def test_a_busy_callee_is_not_rung_again_before_the_profiles_minimum_delay(
                 type=events_pb2.CALL_EVENT_TYPE_FAILED,
                 sip_code=486,
                 reason="busy",
+                outcome=events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_BUSY),
             )
             event.time.GetCurrentTime()
             await producer.send(CALL_EVENTS, attempt_id, event)

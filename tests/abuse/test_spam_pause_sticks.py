@@ -88,18 +88,23 @@ def running_campaign(
     stub.StartCampaign(campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=key)
 
 
-async def answered_calls(devstack: DevStack, tenant_id: str, calls: list[tuple[str, str, float | None]]) -> None:
+# (campaign, how it ended, seconds from answer to the robot's first audio or None)
+AnsweredCall = tuple[str, "events_pb2.CallOutcome.ValueType", float | None]
+
+
+async def answered_calls(devstack: DevStack, tenant_id: str, calls: list[AnsweredCall]) -> None:
     """Answered calls as a dialer reports them: (campaign, how it ended, seconds from answer to the robot's
     first audio or None when it never spoke), each ended a second after the answer."""
     settings = CommonSettings(topic_prefix=devstack.topic_prefix)
     await ensure_topics(settings)
     async with Producer(settings) as producer:
-        for campaign_id, reason, audio_after_s in calls:
+        for campaign_id, outcome, audio_after_s in calls:
             attempt_id = f"att-{uuid.uuid4().hex}"
             answered, ended = Timestamp(), Timestamp()
             answered.FromNanoseconds(time.time_ns() - 1_000_000_000)
             ended.FromNanoseconds(time.time_ns())
-            completed = events_pb2.CallEvent(type=T.CALL_EVENT_TYPE_COMPLETED, time=ended, reason=reason, sequence=2)
+            completed = events_pb2.CallEvent(type=T.CALL_EVENT_TYPE_COMPLETED, time=ended, sequence=2)
+            completed.outcome.outcome = outcome
             if audio_after_s is not None:
                 completed.robot_audio_after_answer.FromNanoseconds(int(audio_after_s * 1e9))
             for event in (events_pb2.CallEvent(type=T.CALL_EVENT_TYPE_ANSWERED, time=answered, sequence=1), completed):
@@ -113,7 +118,7 @@ async def answered_calls(devstack: DevStack, tenant_id: str, calls: list[tuple[s
 
 async def hung_up_at_once(devstack: DevStack, tenant_id: str, campaign_ids: list[str]) -> None:
     """One answered call per campaign that the callee hung up a second after answering."""
-    await answered_calls(devstack, tenant_id, [(c, "callee hung up", 0.1) for c in campaign_ids])
+    await answered_calls(devstack, tenant_id, [(c, events_pb2.CALL_OUTCOME_CALLEE_HUNG_UP, 0.1) for c in campaign_ids])
 
 
 def campaign(stub: campaigns_pb2_grpc.CampaignServiceStub, key: Metadata, campaign_id: str) -> campaigns_pb2.Campaign:
@@ -198,9 +203,10 @@ def test_abandoned_calls_pause_a_us_tcpa_campaign(spam_scheduler: grpc.Channel, 
     stub = campaigns_pb2_grpc.CampaignServiceStub(spam_scheduler)
     running_campaign(stub, key, "tcpa", profile="us-tcpa")
     running_campaign(stub, key, "plain")  # the default profile sets no abandonment limit
-    calls: list[tuple[str, str, float | None]] = [("tcpa", "completed", 0.2), ("tcpa", "completed", 0.25)]
-    calls += [("tcpa", "completed", 2.5), ("tcpa", "prompt not ready", None)]
-    calls += [("plain", "completed", 2.5), ("plain", "completed", 0.2)] * 2
+    done, not_ready = events_pb2.CALL_OUTCOME_COMPLETED, events_pb2.CALL_OUTCOME_PROMPT_NOT_READY
+    calls: list[AnsweredCall] = [("tcpa", done, 0.2), ("tcpa", done, 0.25)]
+    calls += [("tcpa", done, 2.5), ("tcpa", not_ready, None)]
+    calls += [("plain", done, 2.5), ("plain", done, 0.2)] * 2
     asyncio.run(answered_calls(devstack, tenant_id, calls))
     paused = wait_paused(stub, key, "tcpa")
     assert paused.state_reason == (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asr_voices import Voice, render
-from obzvon_asr.engine import AsrEngine, Recognition, Utterance, _Item, models_from_env, to_16k
+from asr_voices import Voice, available_voices, render
+from obzvon_asr.engine import AsrEngine, Recognition, Utterance, _Item, _Path, models_from_env, to_16k
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +106,35 @@ def test_free_digits_and_choice_answers(engine: AsrEngine, voices: dict[str, Voi
     assert opt_out.intent == "opt_out", opt_out
 
 
+def test_a_garbled_opt_out_is_scored_as_one_at_open_questions_and_codes(engine: AsrEngine) -> None:
+    """Opt-out phrasings are scored at every listening moment: this «Never ring me again» (a
+    held_out_v4 reply) is transcribed "Namerueng Liangnan", which no reading of the text finds."""
+    voice = next(v for v in available_voices("en", new=True) if v.name == "espeak-en-gb-f")
+    pcm = render(voice, "Never ring me again.", tempo=0.93, pitch_cents=160, noise_db=-43.0, seed=189631388)
+    free, code = engine.recognize([Utterance(pcm, 8000, "en", "free"), Utterance(pcm, 8000, "en", "digits")])
+    for heard in (free, code):
+        assert heard.intent == "opt_out" and heard.decided_by == "scoring", heard
+    engine.options.opt_out_everywhere = False
+    try:
+        [unscored] = engine.recognize([Utterance(pcm, 8000, "en", "free")])
+    finally:
+        engine.options.opt_out_everywhere = True
+    assert unscored.intent != "opt_out", unscored  # what the transcript alone gave before
+
+
+def test_opt_out_phrasings_are_never_pruned(engine: AsrEngine) -> None:
+    en = engine._by_language["en"]
+    item = _heard("Hello?", "en")
+    paths = engine._paths(en, "en", item)
+    assert {p.intent for p in paths} == {"yes", "no", "opt_out", "callback", "operator"}
+    # A first token that makes every phrasing but "Yes" unlikely: the opt-outs stay anyway.
+    item.first_logp = np.full(en.tokenizer.eot + 1, -30.0)
+    item.first_logp[en.tokens("Yes")[0]] = -0.1
+    kept = engine._prune(en, item, paths)
+    assert {p.text for p in kept if p.intent == "opt_out"} == {p.text for p in paths if p.intent == "opt_out"}
+    assert len(kept) < len(paths)  # the others were pruned
+
+
 def test_bad_requests_are_refused(engine: AsrEngine) -> None:
     with pytest.raises(ValueError, match="no model for language"):
         engine.recognize([Utterance(b"\0\0" * 8000, 8000, "de")])
@@ -151,8 +180,9 @@ def _heard(text: str, language: str) -> _Item:
 def test_misheard_request_tails_are_scored_as_the_request(engine: AsrEngine) -> None:
     en, ru = engine._by_language["en"], engine._by_language["ru"]
     tails = engine._tails(en, _heard("I want to speak to a real burden.", "en"), "en")
-    assert ("operator", "I want to speak to a real person.") in tails
-    assert ("opt_out", "and then remove my number.") in engine._tails(en, _heard("and then move my armor.", "en"), "en")
+    assert _Path("operator", "I want to speak to a real person.") in tails
+    armor = engine._tails(en, _heard("and then move my armor.", "en"), "en")
+    assert _Path("opt_out", "and then remove my number.") in armor
     # No tail on a shared negation alone, none from one-word phrasings, none for what is already read.
     assert engine._tails(ru, _heard("Я сейчас в магазине не стою.", "ru"), "ru") == []
     assert engine._tails(en, _heard("The weather is lovely today.", "en"), "en") == []

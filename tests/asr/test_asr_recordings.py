@@ -91,7 +91,9 @@ def test_classify_hears_a_mulaw_stereo_recording(tmp_path: Path, voices: dict[st
     _sox(str(mono), "-e", "u-law", "-b", "8", "-c", "2", str(recording), "remix", "0", "1")
     proc = _classify(str(recording), "--lang", "en", "--expect", "yes_no", "--channel", "right")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["intent"] == "yes"
+    heard = json.loads(proc.stdout.strip().splitlines()[-1])
+    # What the dialog would do, from the rule the dialer uses (obzvon.decisions).
+    assert heard["intent"] == "yes" and heard["decision"] == "commit"
 
 
 def test_classify_refuses_an_unreadable_file_in_one_line(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ K8S = ROOT / "deploy" / "k8s"
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 # Custom resources kubeconform has no schema for; only the overlays that use them may skip them.
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ScaledJob"}
+CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ScaledJob", "PodMonitor"}
 INSTALL_HINT = "run tools/k8s-tools.sh (installs buf, kustomize, kubeconform and the schemas into .local/)"
 
 

@@ -25,9 +25,10 @@ from obzvon.media import MediaClock, RtpSession
 from obzvon.script import OPT_OUT_CONFIRMATION, disclosure_text, node_text, spoken
 from obzvon.sip import IncomingCall, SipTrunk, SipUas
 from obzvon.v1 import campaigns_pb2, events_pb2, scripts_pb2
+from obzvon.voices import LANGUAGES, default_voice
 from obzvon_dialer.call import DialerContext, place
 from obzvon_dialer.dialog import Reply
-from obzvon_dialer.prompts import Prompts
+from obzvon_dialer.prompts import PlatformSentence, Prompts
 from obzvon_dialer.settings import DialerSettings
 from redis.asyncio import Redis
 
@@ -141,6 +142,24 @@ async def phone(clock: MediaClock, *, sends_media: bool = True) -> AsyncIterator
         await uas.close()
 
 
+# The platform's own sentences sound unlike the campaign's prompts (440 Hz), so a test can tell them apart.
+PLATFORM_TONE_HZ = {
+    PlatformSentence.OPENING: 1000.0,
+    PlatformSentence.ENDING: 2000.0,
+    PlatformSentence.OPT_OUT_CONFIRMATION: 3000.0,
+}
+
+
+async def load_platform_prompts(redis: Redis, prompts: Prompts, seconds: float = 0.5) -> None:
+    """Stores the platform's sentences as tts would when a dialer starts, and loads them (prompts.load_platform)."""
+    for sentence in PlatformSentence:
+        for language in LANGUAGES:
+            key = audio_key(spoken(sentence.texts, language), default_voice(language), language)
+            audio = tone(seconds, PLATFORM_TONE_HZ.get(sentence, 440.0))
+            await redis.set(keys.tts_audio(key), audio, ex=120)
+    await prompts.load_platform(1.0)
+
+
 @dataclass
 class Dialer:
     ctx: DialerContext
@@ -155,11 +174,13 @@ async def dialer(redis_url: str, clock: MediaClock, asr: AsrStandIn, **settings:
     trunk = await SipTrunk.start()
     dnc = MemoryDncRegistry()
     defaults: dict[str, Any] = {"ring_timeout_s": 3, "prompt_ready_before_dial_s": 1.0, "end_of_speech_ms": 300}
+    prompts = Prompts(redis, cast(Any, _NoTts()), 1.0)
+    await load_platform_prompts(redis, prompts)
     ctx = DialerContext(
         settings=DialerSettings(**{**defaults, **settings}),
         trunk=trunk,
         clock=clock,
-        prompts=Prompts(redis, cast(Any, _NoTts()), 1.0),
+        prompts=prompts,
         asr=cast(Any, asr),
         dnc=dnc,
         counters=MemoryCounterStore(),

@@ -48,13 +48,18 @@ async def test_answered_call_reports_the_delay_to_the_first_audio(test_redis: st
     assert 0 <= cast(Any, delay).ToNanoseconds() < 300_000_000  # answer -> first audio within 300 ms
 
 
-async def test_a_call_the_robot_never_spoke_in_reports_no_audio(test_redis: str, clock: MediaClock) -> None:
+async def test_a_call_whose_disclosure_is_missing_still_hears_the_robot_at_once(
+    test_redis: str, clock: MediaClock
+) -> None:
     async with phone(clock) as p, dialer(test_redis, clock, AsrStandIn(), prompt_ready_before_dial_s=0.0) as d:
         request = await stored_attempt(d, p.port, SCRIPT, {}, default_s=0.3)
-        # The disclosure's audio is gone (expired from the cache): the callee hears nothing.
+        # The disclosure's audio is gone (expired from the cache): the platform's opening, rendered when
+        # the dialer started, is played at once instead, and the call ends politely (tests/media/test_late_prompts.py).
         disclosure = disclosure_text(request.language, request.tenant_display_name, callback_number="")
         await d.redis.delete(keys.tts_audio(audio_key(disclosure, request.voice, request.language)))
         events = Completed()
         await asyncio.wait_for(place(d.ctx, request, cast(Any, events)), 20)
     assert events.fields.get("reason") == "prompt not ready"
-    assert "robot_audio_after_answer" not in events.fields
+    delay = events.fields.get("robot_audio_after_answer")
+    assert delay is not None, events.fields
+    assert 0 <= cast(Any, delay).ToNanoseconds() < 300_000_000

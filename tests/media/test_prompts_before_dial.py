@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
+from dialer_call import load_platform_prompts
 from obzvon import keys
 from obzvon.audio import audio_key, pcmu_key
 from obzvon.compliance import MemoryAuditLog, MemoryCounterStore, MemoryDncRegistry
@@ -24,12 +25,10 @@ from obzvon.media import MediaClock
 from obzvon.script import disclosure_text, load_script_yaml
 from obzvon.sip import IncomingCall, SipTrunk, SipUas
 from obzvon.v1 import campaigns_pb2, events_pb2
-from obzvon_dialer import call as dialer_call
 from obzvon_dialer.call import DialerContext, place
 from obzvon_dialer.prompts import Prompts
 from obzvon_dialer.settings import DialerSettings
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.stack
@@ -89,23 +88,19 @@ async def phone() -> AsyncIterator[Phone]:
         await uas.close()
 
 
+def late_total() -> float:
+    """The dialer's late-prompt counter (obzvon_dialer.metrics.PROMPTS_LATE) as this process exports it."""
+    return REGISTRY.get_sample_value("obzvon_dialer_prompts_late_total") or 0.0
+
+
 @pytest.fixture
-def late_calls(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
-    """The late-prompt counter, on a meter provider of this test's own."""
-    reader = InMemoryMetricReader()
-    counter = MeterProvider(metric_readers=[reader]).get_meter("test").create_counter("obzvon_dialer_prompts_late")
-    monkeypatch.setattr(dialer_call, "PROMPTS_LATE", counter)
-    return reader
+def late_calls() -> float:
+    """The late-prompt counter before the test: the test checks what it adds."""
+    return late_total()
 
 
-def counted(reader: InMemoryMetricReader) -> int:
-    data = reader.get_metrics_data()
-    if data is None:
-        return 0
-    points = [
-        p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics for p in m.data.data_points
-    ]
-    return sum(int(p.value) for p in points if isinstance(p, NumberDataPoint))
+def counted(before: float) -> int:
+    return int(late_total() - before)
 
 
 @dataclass
@@ -159,6 +154,8 @@ async def dialer(test_redis: str, clock: MediaClock) -> AsyncIterator[Callable[[
     redis = Redis.from_url(test_redis)
     trunk = await SipTrunk.start()
     producer = FakeProducer()
+    prompts = Prompts(redis, cast(Any, producer), 1.0)
+    await load_platform_prompts(redis, prompts)  # stored beforehand: nothing asked of tts
 
     def make(wait_before_dial_s: float) -> Dialer:
         settings = DialerSettings(prompt_ready_before_dial_s=wait_before_dial_s, ring_timeout_s=3)
@@ -166,7 +163,7 @@ async def dialer(test_redis: str, clock: MediaClock) -> AsyncIterator[Callable[[
             settings=settings,
             trunk=trunk,
             clock=clock,
-            prompts=Prompts(redis, cast(Any, producer), 1.0),
+            prompts=prompts,
             asr=cast(Any, None),  # the callee is busy: no dialog, nothing to recognise
             dnc=MemoryDncRegistry(),
             counters=MemoryCounterStore(),
@@ -229,7 +226,7 @@ async def test_wait_gives_up_after_the_bound(test_redis: str) -> None:
 
 
 async def test_invite_waits_for_the_opening_prompts(
-    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: float
 ) -> None:
     d = dialer(5.0)
     a = attempt(phone.port)
@@ -256,7 +253,7 @@ async def test_invite_waits_for_the_opening_prompts(
 
 
 async def test_invite_goes_out_after_the_bound_when_tts_is_behind(
-    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader, caplog: pytest.LogCaptureFixture
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: float, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = dialer(0.7)
     a = attempt(phone.port)
@@ -275,7 +272,7 @@ async def test_invite_goes_out_after_the_bound_when_tts_is_behind(
 
 
 async def test_request_that_expires_during_the_wait_is_not_dialed(
-    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: float
 ) -> None:
     d = dialer(1.0)
     a = attempt(phone.port, deadline_s=0.4)
@@ -288,7 +285,7 @@ async def test_request_that_expires_during_the_wait_is_not_dialed(
 
 
 async def test_no_wait_when_the_bound_is_zero(
-    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: float
 ) -> None:
     d = dialer(0.0)
     a = attempt(phone.port)
@@ -302,7 +299,7 @@ async def test_no_wait_when_the_bound_is_zero(
 
 
 async def test_opt_out_during_the_wait_stops_the_invite(
-    dialer: Callable[[float], Dialer], phone: Phone, late_calls: InMemoryMetricReader
+    dialer: Callable[[float], Dialer], phone: Phone, late_calls: float
 ) -> None:
     # The DNC check comes after the wait for prompts, right before INVITE (issue #10, item 10).
     d = dialer(1.0)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from obzvon.errors import FieldViolation, invalid_argument_status
 from obzvon.limits import MAX_ASK_RETRIES, MAX_SCRIPT_NODES, MAX_TEXT_CHARS, ScriptLimits
 from obzvon.script import validate_script
-from obzvon.v1 import scripts_pb2
+from obzvon.v1 import events_pb2, scripts_pb2
 
 # gRPC's default limit on the metadata a client accepts (grpc.max_metadata_size) is 8 KiB; the
 # status details travel in the trailer, so they must stay well under it.
@@ -111,17 +111,24 @@ def test_the_voice_list_the_api_checks_is_the_one_tts_renders() -> None:
 @given(
     delay=st.integers(0, 7 * 86400),
     profile=st.sampled_from(["default", "us-tcpa", "ru-230fz"]),
-    reason=st.sampled_from(["busy", "no answer", "dialer lost", "trunk unavailable"]),
+    outcome=st.sampled_from(
+        [
+            events_pb2.CALL_OUTCOME_BUSY,
+            events_pb2.CALL_OUTCOME_NO_ANSWER,
+            events_pb2.CALL_OUTCOME_DIALER_LOST,
+            events_pb2.CALL_OUTCOME_TRUNK_FAILURE,
+        ]
+    ),
 )
 def test_a_retry_after_busy_or_no_answer_never_comes_before_the_profiles_minimum(
-    delay: int, profile: str, reason: str
+    delay: int, profile: str, outcome: events_pb2.CallOutcome.ValueType
 ) -> None:
     from obzvon.compliance import load_profile
     from obzvon.v1 import campaigns_pb2
     from obzvon_scheduler.outcomes import retry_delay_s
 
     campaign = campaigns_pb2.Campaign(compliance_profile=profile, retry_delay_seconds=delay)
-    wait = retry_delay_s(campaign, reason)
+    wait = retry_delay_s(campaign, outcome)
     assert wait >= max(delay, 1)
-    if reason in ("busy", "no answer"):
+    if outcome in (events_pb2.CALL_OUTCOME_BUSY, events_pb2.CALL_OUTCOME_NO_ANSWER):
         assert wait >= load_profile(profile).min_retry_delay_seconds

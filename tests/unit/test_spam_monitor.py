@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from obzvon.v1.events_pb2 import CALL_OUTCOME_CALLEE_HUNG_UP, CALL_OUTCOME_COMPLETED, CALL_OUTCOME_OPTED_OUT
 from obzvon_scheduler.spam import OK, OPT_OUT, SHORT, Scope, SpamThresholds, assess, classify
 
 T = SpamThresholds(window=10, min_answered=5, short_hangup_s=5.0, max_short_share=0.3, max_opt_out_share=0.1)
 
 
 def test_classification() -> None:
-    assert classify("callee hung up", 2.0, T) == SHORT
-    assert classify("callee hung up", 12.0, T) == OK
-    assert classify("opted out", 30.0, T) == OPT_OUT
-    assert classify("completed", 1.0, T) == OK
+    assert classify(CALL_OUTCOME_CALLEE_HUNG_UP, 2.0, T) == SHORT
+    assert classify(CALL_OUTCOME_CALLEE_HUNG_UP, 12.0, T) == OK
+    assert classify(CALL_OUTCOME_OPTED_OUT, 30.0, T) == OPT_OUT
+    assert classify(CALL_OUTCOME_COMPLETED, 1.0, T) == OK
 
 
 def test_too_few_calls_say_nothing() -> None:

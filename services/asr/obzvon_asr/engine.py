@@ -13,6 +13,9 @@ What differs from running faster-whisper's `transcribe()` on each reply:
 * A yes/no reply whose free transcript already is an expected answer, read fluently, skips the
   scoring call (a third of a short reply's CPU).
 * Spoken codes are read by a decode that may write digits only, cut where it starts to loop.
+* Opt-out phrasings are scored against the audio at every listening moment (open questions,
+  codes, speech while the robot talks too), never pruned: a misheard «не звоните» must still be
+  heard as one (a missed opt-out breaks the law, a false one costs a contact).
 * Requests that arrive together are encoded and scored as one batch.
 """
 
@@ -144,6 +147,11 @@ class EngineOptions:
     # embeddings (meaning.py), so new wording («Исключено», "Never ring me again") is understood.
     # Off (phrase rules only) only to measure what it buys.
     meaning: bool = True
+    # Score the opt-out phrasings against replies to open questions and codes, and against speech
+    # heard while the robot talks (expect "free" and "digits"), not only search the free
+    # transcript for them; they get candidate_bonus over the transcript there too. Off only to
+    # measure what it buys (bench/asr_accuracy.py --no-opt-out-scoring).
+    opt_out_everywhere: bool = True
 
 
 @dataclass
@@ -228,6 +236,22 @@ class _Model:
         if lang_id is None:
             raise ValueError(f"model {self.path} does not know language {language!r}")
         return [tok.sot, lang_id, tok.transcribe, tok.no_timestamps]
+
+
+@dataclass(frozen=True)
+class _Path:
+    """One reading of a reply scored against its audio."""
+
+    intent: str
+    text: str
+    value: str = ""  # the choice it names (choice questions)
+    free: bool = False  # the free transcript itself: scored on its own tokens, without the bonus
+
+
+@dataclass(frozen=True)
+class _Scored:
+    path: _Path
+    mean: float  # mean log-prob per token, the ending included (AsrEngine._align_means)
 
 
 @dataclass
@@ -360,7 +384,7 @@ class AsrEngine:
             loud = _loud_span(audio)
             if loud is None:
                 return _Item(index, utt, audio, 0.0)
-            start, end = loud
+            start, end = loud.start, loud.end
         audio = audio[start:end]
         return _Item(index, utt, audio, audio.size / SAMPLE_RATE)
 
@@ -419,6 +443,7 @@ class AsrEngine:
             self._decode_digits(model, start, encoded, group, spoken_codes, cap)
         closed = [item for item in group if item.utt.expect in ("yes_no", "choice") and self.options.score_closed]
         closed = [item for item in closed if not self._fast_accept(model, language, item)]
+        closed += [item for item in group if self._listens_for_opt_out(item)]
         if closed:
             self._score_closed(model, language, start, encoded, group, closed)
         for item in group:
@@ -541,6 +566,17 @@ class AsrEngine:
         )
         return True
 
+    def _listens_for_opt_out(self, item: _Item) -> bool:
+        """A reply to an open question or a code (or speech while the robot talks) whose transcript
+        is not already an opt-out: its opt-out phrasings are scored against the transcript."""
+        return (
+            self.options.opt_out_everywhere
+            and self.options.score_closed
+            and item.utt.expect in ("free", "digits")
+            and bool(item.free_tokens)
+            and item.free_intent != intents.OPT_OUT
+        )
+
     def _understand(self, group: list[_Item], language: str) -> None:
         """Sets each item's free_intent: its transcript read for meaning (meaning.Meaning.read:
         the intent head, with the phrase rules where they must win), or by the phrase rules alone
@@ -572,22 +608,24 @@ class AsrEngine:
             decided_by=decided_by,
         )
 
-    def _paths(self, model: _Model, language: str, item: _Item) -> list[tuple[str, str, str]]:
-        """(intent, value, text) for every phrasing to score for this item."""
-        paths: list[tuple[str, str, str]] = []
+    def _paths(self, model: _Model, language: str, item: _Item) -> list[_Path]:
+        """Every phrasing to score for this item."""
+        paths: list[_Path] = []
         table = intents.candidates(language)
         if item.utt.expect == "choice":
             # Capitalised as Whisper starts a transcript; the choice itself is the value.
-            paths += [(intents.OTHER, choice, choice[:1].upper() + choice[1:]) for choice in item.utt.choices]
+            paths += [_Path(intents.OTHER, choice[:1].upper() + choice[1:], choice) for choice in item.utt.choices]
             # Whatever the question, these must still be heard.
             for intent in _OVERRIDES:
-                paths += [(intent, "", phrase) for phrase in table[intent]]
-        else:
-            paths += [(intent, "", phrase) for intent, phrases in table.items() for phrase in phrases]
+                paths += [_Path(intent, phrase) for phrase in table[intent]]
+        elif item.utt.expect == "yes_no":
+            paths += [_Path(intent, phrase) for intent, phrases in table.items() for phrase in phrases]
+        else:  # an open question or a code: only an opt-out competes with what was transcribed
+            paths += [_Path(intents.OPT_OUT, phrase) for phrase in table[intents.OPT_OUT]]
         return paths
 
-    def _tails(self, model: _Model, item: _Item, language: str) -> list[tuple[str, str]]:
-        """(intent, text) of the free transcript with its last words replaced by an expected
+    def _tails(self, model: _Model, item: _Item, language: str) -> list[_Path]:
+        """The free transcript with its last words replaced by an expected
         phrasing of two or more words that they resemble and share a word with: "I want to speak
         to a real burden." -> "... to a real person.", "and then move my armor." -> "and then
         remove my number.". A long request misheard in its key words is scored as what it asks;
@@ -602,8 +640,8 @@ class AsrEngine:
             ending, words[-1] = words[-1][len(stripped) :], stripped
         heard_intent = item.free_intent
         table = intents.candidates(language)
-        wanted = _OVERRIDES if item.utt.expect == "choice" else tuple(table)
-        found: list[tuple[float, str, str]] = []
+        wanted = {"yes_no": tuple(table), "choice": _OVERRIDES}.get(item.utt.expect, (intents.OPT_OUT,))
+        found: list[tuple[float, _Path]] = []  # (resemblance, path), best first once sorted
         for intent in wanted:
             for phrase in table.get(intent, ()):
                 k = len(phrase.split())
@@ -625,24 +663,25 @@ class AsrEngine:
                 label = intents.classify(text, language, fuzzy=False)
                 if label == heard_intent or label == intents.OTHER:
                     continue
-                found.append((ratio, label, text))
+                found.append((ratio, _Path(label, text)))
         found.sort(key=lambda f: f[0], reverse=True)
-        return [(label, text) for _, label, text in found[: self.options.max_tails]]
+        return [path for _, path in found[: self.options.max_tails]]
 
-    def _prune(self, model: _Model, item: _Item, paths: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-        """Drop phrasings the reply cannot start with; the free transcript (last, if present)
-        always stays."""
+    def _prune(self, model: _Model, item: _Item, paths: list[_Path]) -> list[_Path]:
+        """Drop phrasings the reply cannot start with. The free transcript always stays, and so do
+        the opt-out phrasings: a mishearing that starts an opt-out wrong ("stop calling me" heard as
+        "How's Colin me?") must not hide it."""
         if self.options.prune_nats <= 0 or item.first_logp is None:
             return paths
-        free = paths[-1:] if item.free_tokens else []
-        phrasings = paths[: len(paths) - len(free)]
-        first = [float(item.first_logp[model.tokens(text)[0]]) for _, _, text in phrasings]
+        phrasings = [p for p in paths if not p.free]
+        first = [float(item.first_logp[model.tokens(p.text)[0]]) for p in phrasings]
         if not first:
             return paths
         floor = float(item.first_logp.max()) - self.options.prune_nats
         ranked = sorted(range(len(phrasings)), key=lambda i: first[i], reverse=True)
         keep = set(ranked[: self.options.min_scored]) | {i for i, lp in enumerate(first) if lp >= floor}
-        return [p for i, p in enumerate(phrasings) if i in keep] + free
+        kept = [p for i, p in enumerate(phrasings) if i in keep or p.intent == intents.OPT_OUT]
+        return kept + [p for p in paths if p.free]
 
     def _score_closed(
         self,
@@ -658,31 +697,23 @@ class AsrEngine:
         keep = max(item.frames for item in closed) // 2 + self.options.score_margin_positions
         enc = enc[:, : min(enc.shape[1], keep)]
         rows: list[int] = []
-        prompts: list[list[int]] = []
-        owners: list[tuple[_Item, str, str, str, bool]] = []  # item, intent, value, text, is_free
+        texts: list[list[int]] = []
+        owners: list[tuple[_Item, _Path]] = []
         for item in closed:
             paths = self._paths(model, language, item)
             if item.free_tokens:
-                free_intent = item.free_intent
                 free_value = _match_choice(item.text, item.utt.choices) if item.utt.expect == "choice" else ""
-                paths.append((free_intent, free_value, item.text))
-            paths = self._prune(model, item, paths)
-            for n, (intent, value, text) in enumerate(paths):
-                is_free = bool(item.free_tokens) and n == len(paths) - 1
+                paths.append(_Path(item.free_intent, item.text, free_value, free=True))
+            paths = self._prune(model, item, paths) + self._tails(model, item, language)
+            for path in paths:
                 rows.append(row_of[id(item)])
-                tokens = item.free_tokens if is_free else model.tokens(text)
-                prompts.append(start + tokens)
-                owners.append((item, intent, value, text, is_free))
-            for intent, text in self._tails(model, item, language):
-                rows.append(row_of[id(item)])
-                prompts.append(start + model.tokens(text))
-                owners.append((item, intent, "", text, False))
-        by_item: dict[int, list[tuple[float, str, str, str, bool]]] = {}
+                texts.append(item.free_tokens if path.free else model.tokens(path.text))
+                owners.append((item, path))
+        by_item: dict[int, list[_Scored]] = {}
         frames = [item.frames for item in group]
-        means = self._align_means(model, start, enc, rows, [p[len(start) :] for p in prompts], frames)
-        for mean, owner in zip(means, owners, strict=True):
-            item, intent, value, text, is_free = owner
-            by_item.setdefault(id(item), []).append((mean, intent, value, text, is_free))
+        means = self._align_means(model, start, enc, rows, texts, frames)
+        for mean, (item, path) in zip(means, owners, strict=True):
+            by_item.setdefault(id(item), []).append(_Scored(path, mean))
         for item in closed:
             item.result = self._decide(item, language, by_item.get(id(item), []))
 
@@ -726,25 +757,30 @@ class AsrEngine:
                 means[n] = float(np.log(np.maximum(probs, 1e-30)).sum() / len(forced[n]))
         return means
 
-    def _decide(self, item: _Item, language: str, scored: list[tuple[float, str, str, str, bool]]) -> Recognition:
+    def _decide(self, item: _Item, language: str, scored: list[_Scored]) -> Recognition:
         if not scored:
             return self._open_result(item, language)
         # Best path per answer (intent, or choice value for choice questions); the free transcript
         # competes as the answer its text reads as, without the bonus the expected phrasings get.
-        best: dict[tuple[str, str], tuple[float, str, bool]] = {}
+        best: dict[tuple[str, str], _Scored] = {}  # by (intent, value); mean with the bonus added
         raw: dict[str, float] = {}
-        for mean, intent, value, text, is_free in scored:
-            name = "free" if is_free else (value or intent)
-            raw[name] = max(raw.get(name, -math.inf), round(mean, 4))
-            boosted = mean if is_free else mean + self.options.candidate_bonus
-            key = (intent, value)
-            if key not in best or boosted > best[key][0]:
-                best[key] = (boosted, text, is_free)
-        ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
-        (intent, value), (top, text, is_free) = ranked[0]
+        for one in scored:
+            path = one.path
+            name = "free" if path.free else (path.value or path.intent)
+            raw[name] = max(raw.get(name, -math.inf), round(one.mean, 4))
+            boosted = one.mean if path.free else one.mean + self.options.candidate_bonus
+            key = (path.intent, path.value)
+            if key not in best or boosted > best[key].mean:
+                best[key] = _Scored(path, boosted)
+        ranked = sorted(best.values(), key=lambda b: b.mean, reverse=True)
+        top, winner = ranked[0].mean, ranked[0].path
+        intent, value, text, is_free = winner.intent, winner.value, winner.text, winner.free
+        if item.utt.expect in ("free", "digits") and intent != intents.OPT_OUT:
+            # Only listened for an opt-out, and none won: the reply reads as its transcript (or code) says.
+            return dataclasses.replace(self._open_result(item, language), scores=raw)
         # Softmax over answers of their per-token margins to the winner (see confidence_scale).
         scale = self.options.confidence_scale
-        weights = np.exp(scale * (np.array([v[0] for _, v in ranked]) - top))
+        weights = np.exp(scale * (np.array([b.mean for b in ranked]) - top))
         confidence = float(1.0 / weights.sum())
         # Report what was heard: the free transcript when it agrees or won, else the phrasing.
         heard = item.text if is_free or item.free_intent == intent else text
@@ -762,7 +798,7 @@ class AsrEngine:
 
 
 # Requests heard at any question, whatever it expects (a choice, a keypad code): scored at choice
-# questions, taken from the free transcript at keypad ones.
+# questions, read from the free transcript at open and keypad ones (where the opt-out is scored too).
 _OVERRIDES: Final = (intents.OPT_OUT, intents.OPERATOR, intents.CALLBACK)
 
 
@@ -785,7 +821,13 @@ def _repeats(head: str, rest: str) -> bool:
     return any(len(head) >= k and (head[-k:] * len(rest)).startswith(rest) for k in (1, 2, 3))
 
 
-def _loud_span(audio: FloatArray, floor_db: float = -40.0, pad_s: float = 0.2) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class _Span:
+    start: int  # first sample
+    end: int  # one past the last
+
+
+def _loud_span(audio: FloatArray, floor_db: float = -40.0, pad_s: float = 0.2) -> _Span | None:
     """First to last 20 ms frame above floor_dB (full scale), padded; None if none is, or if
     fewer than 0.1 s are (a click is not a reply)."""
     frame = SAMPLE_RATE // 50
@@ -797,7 +839,7 @@ def _loud_span(audio: FloatArray, floor_db: float = -40.0, pad_s: float = 0.2) -
     if loud.size < 5:
         return None
     pad = int(pad_s * SAMPLE_RATE)
-    return max(0, int(loud[0]) * frame - pad), min(audio.size, (int(loud[-1]) + 1) * frame + pad)
+    return _Span(max(0, int(loud[0]) * frame - pad), min(audio.size, (int(loud[-1]) + 1) * frame + pad))
 
 
 def _looks_looped(item: _Item) -> bool:

@@ -14,6 +14,7 @@ from obzvon.bus import Consumer, Envelope, Producer
 from obzvon.topics import ASR_RESULTS
 from obzvon.v1 import events_pb2
 
+from obzvon_asr import metrics
 from obzvon_asr.engine import AsrEngine, Utterance
 from obzvon_asr.settings import AsrSettings
 
@@ -72,10 +73,14 @@ class AsrService:
             )
             for env in valid
         ]
+        taken_ns = time.time_ns()
         recognitions = await asyncio.to_thread(self._engine.recognize, utterances)
         now_ns = time.time_ns()
         for env, rec in zip(valid, recognitions, strict=True):
             sent_ns = env.value.sent_time.ToNanoseconds()
+            metrics.RECOGNIZE.labels(language=env.value.language).observe(rec.ms / 1000)
+            if sent_ns:  # the dialer's clock: never below 0 when the hosts' clocks disagree
+                metrics.QUEUE.observe(max(taken_ns - sent_ns, 0) / 1e9)
             await self._reply(
                 env.value,
                 events_pb2.AsrResult(

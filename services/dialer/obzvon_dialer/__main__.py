@@ -11,6 +11,7 @@ from obzvon.bus import Consumer, Producer, ensure_topics
 from obzvon.compliance import RedisAuditLog, RedisCounterStore, RedisDncRegistry
 from obzvon.media.clock import MediaClock
 from obzvon.runtime import run_service
+from obzvon.sip.trunk import TrunkCredentials
 from obzvon.sip.uac import SipTrunk
 from obzvon.topics import DIAL_REQUESTS
 from redis.asyncio import Redis
@@ -34,6 +35,9 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
         asr = AsrClient(settings, producer)
         await asr.start()
         prompts = Prompts(redis, producer, settings.tts_wait_s)
+        # The platform's own sentences (the opening, the polite ending, the opt-out confirmation) are
+        # rendered now and held in memory; until they are, `place` dials nothing (tts may start later).
+        platform_prompts = asyncio.create_task(prompts.keep_loading_platform(), name="platform-prompts")
         ctx = DialerContext(
             settings=settings,
             trunk=trunk,
@@ -43,6 +47,7 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
             dnc=RedisDncRegistry(redis),
             counters=RedisCounterStore(redis),
             audit=RedisAuditLog(redis),
+            trunk_credentials=TrunkCredentials(redis),
         )
         claims = Claims(redis, f"{socket.gethostname()}/{settings.ordinal}", settings.claim_ttl_s)
         consumer = Consumer(settings, DIAL_REQUESTS, group_id=f"{settings.topic_prefix}dialer")
@@ -53,6 +58,7 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
         try:
             await DialerService(ctx, consumer, producer, claims, RunningCampaigns(redis)).run(stop)
         finally:
+            platform_prompts.cancel()
             await consumer.stop()
             await asr.stop()
             await trunk.close()

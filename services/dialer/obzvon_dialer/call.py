@@ -5,6 +5,7 @@ This is where a call is placed (`place`), and where the last rules run before a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from obzvon.compliance import AuditLog, CounterStore, DncRegistry, Outcome, rech
 from obzvon.log import log_context
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
+from obzvon.outcomes import describe, outcome_of_sip
 from obzvon.script import disclosure_text, node_text, render, variables_in
-from obzvon.sip.trunk import TrunkError, callee_target
-from obzvon.sip.uac import CallFailed, OutboundCall, SipTrunk
+from obzvon.sip.trunk import TrunkCredentials, TrunkError, callee_target
+from obzvon.sip.uac import CallFailed, FailureCause, OutboundCall, SipTrunk
 from obzvon.v1 import events_pb2
-from opentelemetry import metrics
 
+from obzvon_dialer import metrics
 from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.channel import CallChannel
 from obzvon_dialer.dialog import run_dialog, texts_before_first_question
@@ -31,28 +33,24 @@ from obzvon_dialer.settings import DialerSettings
 log = logging.getLogger(__name__)
 T = events_pb2.CallEventType
 
-# Calls dialed although a prompt before the first question was not rendered: tts is behind, and a callee
-# who answers at once may hear silence. (A Prometheus exporter names it obzvon_dialer_prompts_late_total.)
-PROMPTS_LATE = metrics.get_meter("obzvon_dialer").create_counter(
-    "obzvon_dialer_prompts_late",
-    unit="{call}",
-    description="calls dialed before the prompts up to the first question were in the tts cache",
-)
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an attempt is not dialed: its outcome, and the text a person reads (the host, the rule)."""
+
+    detail: events_pb2.OutcomeDetail
+    text: str
+
+    @classmethod
+    def not_dialed(cls, why: events_pb2.NotDialedReason.ValueType, text: str = "") -> Refusal:
+        detail = events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_NOT_DIALED, not_dialed=why)
+        return cls(detail, text or describe(detail))
 
 
-def failure_reason(sip_code: int) -> str:
-    """The outcome a SIP final code means for the scheduler's retry policy."""
-    if sip_code in (486, 600):
-        return "busy"
-    if sip_code in (408, 480, 487):
-        return "no answer"
-    if sip_code in (404, 484, 604, 410):
-        return "bad number"
-    if sip_code == 603:
-        return "declined"
-    if sip_code >= 500:
-        return "trunk unavailable"
-    return f"sip {sip_code}"
+def ended(outcome: events_pb2.CallOutcome.ValueType, *, error_type: str = "") -> dict[str, object]:
+    """A final event's outcome fields: the outcome, and its text for people."""
+    detail = events_pb2.OutcomeDetail(outcome=outcome, error_type=error_type)
+    return {"outcome": detail, "reason": describe(detail)}
 
 
 @dataclass
@@ -67,28 +65,29 @@ class DialerContext:
     dnc: DncRegistry
     counters: CounterStore
     audit: AuditLog
+    trunk_credentials: TrunkCredentials | None = None  # None: no trunk of this dialer asks for digest auth
 
 
 async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents) -> None:
     with log_context(tenant_id=request.tenant_id, campaign_id=request.campaign_id, attempt_id=request.attempt_id):
         late: list[str] = []
-        refusal = "expired before dialing" if _expired(request) else ""
-        if not refusal:
+        refusal = Refusal.not_dialed(events_pb2.NOT_DIALED_REASON_EXPIRED) if _expired(request) else None
+        if refusal is None:
             late = await _prepare_prompts(ctx, request)
             # After the wait for prompts (seconds), right before INVITE: an opt-out, DNC entry, closed
             # window or passed deadline that came meanwhile still stops the call.
-            refusal = await _last_checks(ctx, request)
-        if refusal:
-            log.info("not dialed", extra={"reason": refusal})
+            refusal = await _wait_for_platform_prompts(ctx, request) or await _last_checks(ctx, request)
+        if refusal is not None:
+            log.info("not dialed", extra={"reason": refusal.text})
             # No INVITE went out: the daily attempt cap gets its slot back (a sent one keeps it).
             await record_outcome(request.attempt_id, Outcome.NOT_PLACED, store=ctx.counters)
-            await events.emit(T.CALL_EVENT_TYPE_FAILED, reason=refusal)
+            await events.emit(T.CALL_EVENT_TYPE_FAILED, outcome=refusal.detail, reason=refusal.text)
             return
         if late:
             # Dialed anyway: the ring gives tts more time, and a prompt that never comes ends the call
             # politely (PromptMissing) rather than leaving the attempt undialed.
             log.warning("dialing before the opening prompts are ready", extra={"late_prompts": late})
-            PROMPTS_LATE.add(1)
+            metrics.PROMPTS_LATE.inc()
         rtp = await RtpSession.open(ctx.clock, host=ctx.settings.rtp_host)
         try:
             await _call(ctx, request, events, rtp)
@@ -100,23 +99,41 @@ def _expired(request: events_pb2.DialRequest) -> bool:
     return bool(request.not_after.ToNanoseconds()) and time.time_ns() > request.not_after.ToNanoseconds()
 
 
-async def _last_checks(ctx: DialerContext, request: events_pb2.DialRequest) -> str:
+async def _wait_for_platform_prompts(ctx: DialerContext, request: events_pb2.DialRequest) -> Refusal | None:
+    """No INVITE without the platform's own prompts in memory (prompts.load_platform, at start-up): they
+    are what a callee hears when the campaign's audio is late. While tts is down the request waits, up
+    to its not_after, as it would in Kafka for a dialer that is not ready."""
+    not_after_ns = request.not_after.ToNanoseconds()
+    wait_s = (not_after_ns - time.time_ns()) / 1e9 if not_after_ns else ctx.settings.prompt_ready_before_dial_s
+    if await ctx.prompts.platform_ready(max(wait_s, 0.0)):
+        return None
+    log.warning("platform prompts not loaded: not dialed")
+    return Refusal.not_dialed(events_pb2.NOT_DIALED_REASON_EXPIRED, "expired waiting for the platform prompts")
+
+
+async def _last_checks(ctx: DialerContext, request: events_pb2.DialRequest) -> Refusal | None:
     if _expired(request):
-        return "expired before dialing"
+        return Refusal.not_dialed(events_pb2.NOT_DIALED_REASON_EXPIRED)
     # The Request-URI is built here from the E.164 number and the trunk's host and port alone, and
     # the INVITE goes to exactly that host, so the allowlist checks where the call really goes.
     try:
         target = callee_target(request.trunk, request.phone_number)
     except TrunkError as e:
-        return str(e)
+        return Refusal.not_dialed(events_pb2.NOT_DIALED_REASON_TRUNK_NOT_ALLOWED, str(e))
     if target.host not in {h.strip() for h in ctx.settings.allowed_trunk_hosts.split(",")}:
-        return f"trunk host {target.host} not allowed"
+        return Refusal.not_dialed(
+            events_pb2.NOT_DIALED_REASON_TRUNK_NOT_ALLOWED, f"trunk host {target.host} not allowed"
+        )
     # The scheduler admitted this attempt; since then the callee may have opted out elsewhere, a
     # global DNC entry may have landed, or the window may have closed while the request waited.
     decision = await recheck(
         admission_request(request), dnc=ctx.dnc, audit=ctx.audit, now=now_utc(), store=ctx.counters
     )
-    return "" if decision.allowed else decision.status
+    if decision.allowed or decision.rule is None:
+        return None
+    return Refusal(
+        events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=decision.rule.value), decision.status
+    )
 
 
 async def _prepare_prompts(ctx: DialerContext, request: events_pb2.DialRequest) -> list[str]:
@@ -155,14 +172,25 @@ def _personal_texts(request: events_pb2.DialRequest) -> list[str]:
 
 async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents, rtp: RtpSession) -> None:
     await events.emit(T.CALL_EVENT_TYPE_DIALING)
-    rang: list[int] = []
+    ringing: list[asyncio.Task[None]] = []
 
     def on_progress(code: int) -> None:
-        if code in (180, 183) and not rang:
-            rang.append(code)
+        # Published at the first 180/183, not when the INVITE ends (up to the ring timeout later);
+        # a task because this runs inside the SIP stack, awaited before the next event keeps the order.
+        if code in (180, 183) and not ringing:
+            ringing.append(asyncio.ensure_future(events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=code)))
+
+    # The trunk's password is read from the campaign record, never carried on Kafka (docs/sip.md).
+    credentials = (
+        await ctx.trunk_credentials.for_trunk(request.tenant_id, request.campaign_id, request.trunk)
+        if ctx.trunk_credentials is not None
+        else None
+    )
 
     # Some laws set a least ringing time (us-tcpa: 15 s) so a person can reach the phone.
     min_ring = narrowed_profile(request.compliance_profile, request.calling_hours).min_ring_seconds
+    metrics.CALLS.labels(trunk=request.trunk.host).inc()  # the host passed the allowlist: a bounded label
+    invited_at = time.monotonic()
     try:
         call = await ctx.trunk.invite(
             callee_target(request.trunk, request.phone_number),  # checked in _last_checks
@@ -170,21 +198,31 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
             rtp_port=rtp.local_port,
             ring_timeout_s=max(ctx.settings.ring_timeout_s, float(min_ring)),
             on_progress=on_progress,
+            credentials=credentials,
         )
     except CallFailed as failed:
         await record_outcome(request.attempt_id, Outcome.NOT_CONNECTED, store=ctx.counters)
-        if rang:
-            await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
-        await events.emit(T.CALL_EVENT_TYPE_FAILED, sip_code=failed.sip_code, reason=failure_reason(failed.sip_code))
+        if failed.cause is not FailureCause.FINAL_RESPONSE:
+            log.warning("call failed", extra={"cause": failed.cause.value, "sip_code": failed.sip_code})
+        if ringing:
+            await ringing[0]
+        failure = events_pb2.OutcomeDetail(outcome=outcome_of_sip(failed.sip_code))
+        await events.emit(
+            T.CALL_EVENT_TYPE_FAILED,
+            sip_code=failed.sip_code,
+            outcome=failure,
+            reason=describe(failure, failed.sip_code),
+        )
         return
     # RTP is taken from the SDP's address only (latched once for NAT): a stray stream cannot answer.
     # Connected before anything else, so a key the callee presses at once is already heard.
     rtp.connect(call.remote_rtp, call.payload_type, nat_latching=ctx.settings.rtp_nat_latching)
     answered_at = time.monotonic()
+    metrics.CALL_SETUP.observe(answered_at - invited_at)
     # A robot's answered call is a conversation for 230-FZ and the frequency cap.
     await record_outcome(request.attempt_id, Outcome.ANSWERED, store=ctx.counters)
-    if rang:
-        await events.emit(T.CALL_EVENT_TYPE_RINGING, sip_code=rang[0])
+    if ringing:
+        await ringing[0]
     await events.emit(T.CALL_EVENT_TYPE_ANSWERED, sip_code=200)
 
     async def on_opt_out() -> None:
@@ -217,23 +255,34 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
         # tts is behind (too many personal prompts at once): end politely rather than hold silence.
         log.warning("prompt not ready in time")
         await _hangup(call)
-        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason="prompt not ready", **_audio_delay(channel, answered_at))
+        await events.emit(
+            T.CALL_EVENT_TYPE_COMPLETED,
+            **ended(events_pb2.CALL_OUTCOME_PROMPT_NOT_READY),
+            **_audio_delay(channel, answered_at),
+        )
         return
     except Exception as e:
         log.exception("dialog failed")
-        outcome_reason = f"dialog error: {type(e).__name__}"
         await _hangup(call)
-        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome_reason, **_audio_delay(channel, answered_at))
+        error = ended(events_pb2.CALL_OUTCOME_PROGRAM_ERROR, error_type=type(e).__name__)
+        await events.emit(T.CALL_EVENT_TYPE_COMPLETED, **error, **_audio_delay(channel, answered_at))
         return
     await _hangup(call)
     tag = outcome.tags[-1] if outcome.tags else ""
-    await events.emit(T.CALL_EVENT_TYPE_COMPLETED, reason=outcome.reason, tag=tag, **_audio_delay(channel, answered_at))
+    await events.emit(
+        T.CALL_EVENT_TYPE_COMPLETED,
+        outcome=outcome.detail,
+        reason=outcome.reason,
+        tag=tag,
+        **_audio_delay(channel, answered_at),
+    )
 
 
 def _audio_delay(channel: CallChannel, answered_at: float) -> dict[str, Duration]:
     """The COMPLETED event's answer-to-first-audio delay; none when the callee heard no robot at all."""
     if channel.first_audio_at is None:
         return {}
+    metrics.FIRST_AUDIO.observe(channel.first_audio_at - answered_at)
     delay = Duration()
     delay.FromNanoseconds(int((channel.first_audio_at - answered_at) * 1e9))
     return {"robot_audio_after_answer": delay}

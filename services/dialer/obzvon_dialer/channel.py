@@ -24,9 +24,10 @@ from obzvon.script import OPT_OUT_CONFIRMATION, spoken
 from obzvon.sip.uac import OutboundCall
 from obzvon.v1 import events_pb2, scripts_pb2
 
+from obzvon_dialer import metrics
 from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.dialog import OPT_OUT_KEY, CallCutOff, CalleeHungUp, CalleeOptedOut, CutOff, Reply
-from obzvon_dialer.prompts import PromptAudio, Prompts
+from obzvon_dialer.prompts import PlatformSentence, PromptAudio, PromptMissing, Prompts
 from obzvon_dialer.settings import DialerSettings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class CallChannel:
         self._frames_before: Callable[[bytes], None] | None = None
         # time.monotonic() when the robot's first prompt began: answer-to-audio delay (abandoned calls).
         self.first_audio_at: float | None = None
+        # time.monotonic() when the callee's answer to a question ended (VAD): turn latency, until the next audio.
+        self._answer_heard_at: float | None = None
 
     async def __aenter__(self) -> CallChannel:
         self._frames_before = self._rtp.on_frame
@@ -237,12 +240,38 @@ class CallChannel:
     # -- the dialog's calls -------------------------------------------------------------------
 
     async def _audio(self, text: str) -> PromptAudio:
-        # In the call's codec when tts stored it so (PCMU), else PCM16: see prompts.stored_forms.
-        return await self._prompts.audio(text, self._request.voice, self._request.language, self._rtp.payload_type)
+        """The prompt's audio, in the call's codec when tts stored it so (PCMU), else PCM16 (prompts.stored_forms).
+
+        One not stored yet is asked of tts and waited for (prompts' wait_s, from now). A callee who has
+        heard nothing yet (the disclosure is the call's first prompt) hears the platform's opening
+        meanwhile: first audio at once, never silence. One that does not come in time ends the call
+        politely (the platform's ending, then PromptMissing: the call hangs up, "prompt not ready").
+        """
+        voice, language, payload_type = self._request.voice, self._request.language, self._rtp.payload_type
+        prompt = await self._prompts.cached(text, voice, language, payload_type)
+        if prompt is not None:
+            return prompt
+        fetch = asyncio.ensure_future(self._prompts.audio(text, voice, language, payload_type))
+        try:
+            if self.first_audio_at is None:
+                log.warning("prompt not ready at answer: the platform's opening plays first")
+                await self._play(self._prompts.platform(PlatformSentence.OPENING, language, payload_type))
+            return await fetch
+        except PromptMissing:
+            log.warning("prompt not ready in time: the call ends politely")
+            await self._play(self._prompts.platform(PlatformSentence.ENDING, language, payload_type))
+            raise
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+            fetch.add_done_callback(_retrieved)
 
     def _play(self, prompt: PromptAudio) -> Awaitable[bool]:
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
+        if self._answer_heard_at is not None:
+            metrics.TURN_LATENCY.observe(time.monotonic() - self._answer_heard_at)
+            self._answer_heard_at = None
         return self._rtp.play(prompt.data, encoded_as=prompt.encoded_as)
 
     async def say(self, text: str) -> None:
@@ -290,6 +319,7 @@ class CallChannel:
         audio = utterance.result() if utterance in done else None
         if not audio:
             return Reply(intent="no_input")
+        self._answer_heard_at = time.monotonic()
         try:
             result = await self._asr.recognize(
                 call_id=self._call.call_id,
@@ -343,9 +373,24 @@ class CallChannel:
         if self._ended is None:
             self._interrupted.clear()  # the confirmation is said; a hangup or cut-off still stops it
         await self._on_opt_out()
-        text = spoken(OPT_OUT_CONFIRMATION, self._request.language)
-        with contextlib.suppress(CalleeHungUp, CallCutOff):
-            await self.say(text)
+        # The number is on the DNC list already: without any confirmation audio the call just ends.
+        with contextlib.suppress(CalleeHungUp, CallCutOff, PromptMissing):
+            await self._guarded(self._confirm_opt_out())
+
+    async def _confirm_opt_out(self) -> None:
+        voice, language, payload_type = self._request.voice, self._request.language, self._rtp.payload_type
+        prompt = await self._prompts.cached(spoken(OPT_OUT_CONFIRMATION, language), voice, language, payload_type)
+        if prompt is None:
+            # Not rendered in the campaign's voice (yet): the platform's own at once; a callee who asked
+            # to be left alone is not kept waiting for tts, nor told "we will call back".
+            prompt = self._prompts.platform(PlatformSentence.OPT_OUT_CONFIRMATION, language, payload_type)
+        await self._play(prompt)
+
+
+def _retrieved(task: asyncio.Future[PromptAudio]) -> None:
+    """Marks a prompt fetch's outcome as seen: a fetch left behind (the call ended first) is not an error."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _digit_intent(digits: str) -> str:

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from obzvon.decisions import Decision, decide
+from obzvon.outcomes import describe
 from obzvon.script import NOT_SURE, disclosure_text, node_kind, node_text, render, spoken
 from obzvon.v1 import scripts_pb2
+from obzvon.v1.events_pb2 import CallOutcome, OutcomeDetail
 
 # A script that keeps a call going longer than this many node visits is cut off (a safety net:
 # validation already rejects loops with no exit).
@@ -32,10 +35,16 @@ class CalleeOptedOut(Exception):
 
 
 class CutOff(enum.Enum):
-    """Why the platform ended a call the script had not ended; the value is the outcome's reason."""
+    """Why the platform ended a call the script had not ended (the value is for logs)."""
 
     MAX_CALL_LENGTH = "max call length"
     RTP_INACTIVITY = "rtp inactivity"  # no media from the callee for too long: a dead line
+
+    @property
+    def outcome(self) -> CallOutcome.ValueType:
+        if self is CutOff.MAX_CALL_LENGTH:
+            return CallOutcome.CALL_OUTCOME_CALL_TOO_LONG
+        return CallOutcome.CALL_OUTCOME_MEDIA_TIMEOUT
 
 
 class CallCutOff(Exception):
@@ -80,27 +89,35 @@ class DialogEvents(Protocol):
 
 @dataclass
 class Outcome:
-    reason: str  # "completed", "opted out", "callee hung up", "transferred", ...
+    kind: CallOutcome.ValueType = CallOutcome.CALL_OUTCOME_COMPLETED
+    # The node the call ended at (where the callee hung up, the question left unanswered); empty
+    # when it ended during the disclosure, before the script's first node.
+    node: str = ""
     tags: list[str] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def detail(self) -> OutcomeDetail:
+        return OutcomeDetail(outcome=self.kind, node=self.node)
+
+    @property
+    def reason(self) -> str:
+        """The outcome's text for people (logs, CallEvent.reason); decide by `kind`."""
+        return describe(self.detail)
+
 
 def needs_confirmation(reply: Reply, ask: scripts_pb2.AskNode) -> bool:
-    """A spoken yes or no that asr scored with less confidence than the question asks for.
-
-    Only scored answers: their confidence is the margin between yes, no and what else was heard. A
-    reply whose transcript already was an expected answer, read fluently, was right 158 times of
-    159 on the accuracy sets whatever its transcript probability (docs/asr.md), and a key press is
-    certain.
-    """
-    return (
-        ask.expect == scripts_pb2.EXPECT_YES_NO
-        and ask.confirm_below > 0
-        and reply.intent in ("yes", "no")
-        and not reply.digits
-        and reply.decided_by == "scoring"
-        and reply.confidence < ask.confirm_below
+    """A spoken yes or no heard with less confidence than the question asks for: the shared rule
+    (obzvon.decisions.decide), the one `obzvon-asr classify` and bench/asr_accuracy.py print."""
+    decision = decide(
+        intent=reply.intent,
+        decided_by=reply.decided_by,
+        confidence=reply.confidence,
+        expect=ask.expect,
+        confirm_below=ask.confirm_below,
+        keyed=bool(reply.digits),
     )
+    return decision is Decision.CONFIRM
 
 
 def branch_for(reply: Reply, ask: scripts_pb2.AskNode) -> str:
@@ -159,23 +176,23 @@ async def run_dialog(
     tenant_display_name: str,
     callback_number: str = "",
 ) -> Outcome:
-    progress = Outcome(reason="completed")
+    progress = Outcome()
     opening = disclosure_text(language, tenant_display_name, callback_number=callback_number)
     try:
-        reason = await _walk(script, variables, channel, events, progress, language, opening)
-        if reason != OPTED_OUT:
+        kind = await _walk(script, variables, channel, events, progress, language, opening)
+        if kind != OPTED_OUT:
             await channel.finish_listening()
     except CalleeOptedOut:
         await channel.opt_out()
-        reason = OPTED_OUT
+        kind = OPTED_OUT
     except CalleeHungUp:
-        reason = "callee hung up"
+        kind = CallOutcome.CALL_OUTCOME_CALLEE_HUNG_UP
     except CallCutOff as cut:
-        reason = cut.cut_off.value
-    return Outcome(reason, progress.tags, progress.results)
+        kind = cut.cut_off.outcome
+    return Outcome(kind, progress.node, progress.tags, progress.results)
 
 
-OPTED_OUT = "opted out"
+OPTED_OUT = CallOutcome.CALL_OUTCOME_OPTED_OUT
 
 
 async def _walk(
@@ -186,12 +203,14 @@ async def _walk(
     progress: Outcome,
     language: str,
     disclosure: str,
-) -> str:
-    """Speaks the disclosure, then the script's nodes; the outcome's reason (tags and results go to progress)."""
+) -> CallOutcome.ValueType:
+    """Speaks the disclosure, then the script's nodes; how the script ended (the node, tags and results
+    go to progress)."""
     await channel.say(disclosure)
     node_id = script.start
     for _ in range(MAX_STEPS):
         node = script.nodes[node_id]
+        progress.node = node_id
         await events.node_entered(node_id, node.tag)
         if node.tag:
             progress.tags.append(node.tag)
@@ -205,18 +224,18 @@ async def _walk(
             if next_id is None:
                 return OPTED_OUT
             if next_id == "":
-                return "no answer to question"
+                return CallOutcome.CALL_OUTCOME_NO_ANSWER_TO_QUESTION
             node_id = next_id
         elif kind == "transfer":
             if node.transfer.text:
                 await channel.say(render(node.transfer.text, variables))
             answered = await channel.transfer(node.transfer.target_uri)
-            return "transferred" if answered else "transfer failed"
+            return CallOutcome.CALL_OUTCOME_TRANSFERRED if answered else CallOutcome.CALL_OUTCOME_TRANSFER_FAILED
         else:  # hangup
             if node.hangup.text:
                 await channel.say(render(node.hangup.text, variables))
-            return "completed"
-    return "script step limit"
+            return CallOutcome.CALL_OUTCOME_COMPLETED
+    return CallOutcome.CALL_OUTCOME_SCRIPT_STEP_LIMIT
 
 
 async def _ask(

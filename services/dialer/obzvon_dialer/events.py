@@ -10,6 +10,7 @@ from obzvon.bus import Producer
 from obzvon.topics import CALL_EVENTS
 from obzvon.v1 import events_pb2
 
+from obzvon_dialer import metrics
 from obzvon_dialer.dialog import Reply
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class AttemptEvents:
             **fields,  # type: ignore[arg-type]
         )
         await self._producer.send(CALL_EVENTS, self._request.attempt_id, event)
+        if event.HasField("outcome"):  # a final event: how the attempt ended
+            metrics.OUTCOMES.labels(metrics.outcome_label(event.outcome.outcome)).inc()
         # What the callee said or pressed goes to call.events (the tenant's call record), not the log.
         logged = {k: v for k, v in fields.items() if v and k != "transcript"}
         log.info("call event", extra={"type": T.Name(type_), **logged})

@@ -13,11 +13,11 @@ from obzvon import keys
 from obzvon.bus import Consumer, Envelope, Producer
 from obzvon.compliance import Outcome, record_outcome
 from obzvon.log import log_context
-from obzvon.reasons import NotDialed
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
 
-from obzvon_dialer.call import DialerContext, place
+from obzvon_dialer import metrics
+from obzvon_dialer.call import DialerContext, Refusal, ended, place
 from obzvon_dialer.claims import Claims
 from obzvon_dialer.events import AttemptEvents
 
@@ -51,6 +51,9 @@ class DialerService:
         self._running = running
         self._calls: set[asyncio.Task[None]] = set()
         self._paused = False
+        # Read at each scrape from the calls held, so the gauges cannot drift from them.
+        metrics.ACTIVE_CALLS.set_function(lambda: len(self._calls))
+        metrics.FREE_CALL_SLOTS.set_function(lambda: max(self._ctx.settings.max_calls - len(self._calls), 0))
 
     @property
     def active_calls(self) -> int:
@@ -94,8 +97,10 @@ class DialerService:
             if not await self._running.is_running(request.tenant_id, request.campaign_id):
                 log.info("dial request dropped: campaign not running")
                 await record_outcome(request.attempt_id, Outcome.NOT_PLACED, store=self._ctx.counters)
-                reason = NotDialed.CAMPAIGN_NOT_RUNNING.value
-                await AttemptEvents(self._producer, request).emit(events_pb2.CALL_EVENT_TYPE_FAILED, reason=reason)
+                refusal = Refusal.not_dialed(events_pb2.NOT_DIALED_REASON_CAMPAIGN_NOT_RUNNING)
+                await AttemptEvents(self._producer, request).emit(
+                    events_pb2.CALL_EVENT_TYPE_FAILED, outcome=refusal.detail, reason=refusal.text
+                )
                 return
             task = asyncio.create_task(self._run_call(request))
             self._calls.add(task)
@@ -105,6 +110,7 @@ class DialerService:
         events = AttemptEvents(self._producer, request)
         try:
             await place(self._ctx, request, events)
-        except Exception:
+        except Exception as e:
             log.exception("attempt crashed")
-            await events.emit(events_pb2.CALL_EVENT_TYPE_FAILED, reason="dialer error")
+            error = ended(events_pb2.CALL_OUTCOME_PROGRAM_ERROR, error_type=type(e).__name__)
+            await events.emit(events_pb2.CALL_EVENT_TYPE_FAILED, **error)

@@ -16,7 +16,10 @@ class DialerSettings(CommonSettings):
     ring_timeout_s: float = 30.0
     # A claim outlives any call, so a redelivered request for a finished attempt still finds it.
     claim_ttl_s: int = 24 * 3600
-    tts_wait_s: float = 15.0
+    # A prompt not in the tts cache when its turn comes is waited for this long (OBZVON_TTS_WAIT_S): the
+    # callee hears the platform's opening meanwhile if the robot has not spoken yet, else silence; then
+    # the platform's polite ending and a hangup ("prompt not ready"). Short: silence is what callees hate.
+    tts_wait_s: float = Field(default=4.0, gt=0)
     # A callee may answer at once: before INVITE the dialer waits up to this long for the prompts they hear
     # before the first question, then dials anyway (OBZVON_PROMPT_READY_BEFORE_DIAL_S; 0: no wait).
     prompt_ready_before_dial_s: float = 15.0

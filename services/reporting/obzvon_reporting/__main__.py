@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from obzvon.auth import Authenticator
 from obzvon.bus import ensure_topics
 from obzvon.log import setup_logging
-from obzvon.telemetry import setup_tracing
+from obzvon.telemetry import setup_metrics, setup_tracing
 from obzvon.v1 import reports_pb2, reports_pb2_grpc
 from redis.asyncio import Redis
 
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = ReportingSettings()
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name, settings.trace_console)
+    setup_metrics(settings)
     # Topics exist before faust subscribes, so the first events are not missed.
     asyncio.run(ensure_topics(settings))
     app = build(settings)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from obzvon import keys
+from obzvon.outcomes import person_answered
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
 
@@ -27,6 +28,11 @@ class AbandonmentRule:
 class AbandonmentCount:
     answered: int
     abandoned: int
+
+
+def counts_toward_rate(completed: events_pb2.CallEvent) -> bool:
+    """Whether an answered call's COMPLETED event counts: the rate is over calls a person answered."""
+    return person_answered(completed.outcome.outcome)
 
 
 def is_abandoned(completed: events_pb2.CallEvent) -> bool:

@@ -18,6 +18,8 @@ from redis.asyncio import Redis
 class AdmissionDecision:
     allowed: bool
     status: str = ""
+    # The compliance rule's value (obzvon.compliance.Rule) when held back.
+    rule: str = ""
     # When the contact may be tried again (epoch seconds); None when the hold-back is final.
     retry_at: float | None = None
 
@@ -35,4 +37,5 @@ class Admission:
         if decision.allowed:
             return AdmissionDecision(allowed=True)
         retry = decision.retry_at.timestamp() if decision.retry_at else None
-        return AdmissionDecision(allowed=False, status=decision.status, retry_at=retry)
+        rule = decision.rule.value if decision.rule else ""
+        return AdmissionDecision(allowed=False, status=decision.status, rule=rule, retry_at=retry)

@@ -17,6 +17,7 @@ from obzvon.script import NOT_SURE, OPT_OUT_CONFIRMATION, disclosure_text, node_
 from obzvon.topics import CALL_EVENTS, TTS_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
 
+from obzvon_scheduler import metrics
 from obzvon_scheduler.admission import Admission
 from obzvon_scheduler.imports import ContactUpload
 from obzvon_scheduler.store import Store, as_bytes
@@ -101,6 +102,9 @@ class CampaignControl:
                         campaign_id=cid,
                         contact_id=contact.contact_id,
                         type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
+                        outcome=events_pb2.OutcomeDetail(
+                            outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=decision.rule.value if decision.rule else ""
+                        ),
                         reason=decision.status,
                         phone_number=contact.phone_number,
                     ),
@@ -154,7 +158,9 @@ class CampaignControl:
         campaign.spam_pause.reason = reason
         campaign.spam_pause.pause_time.FromNanoseconds(int(now * 1e9))
         campaign.spam_pause.cooldown_end_time.FromNanoseconds(int((now + cooldown_s) * 1e9))
-        return await self.pause(tenant_id, campaign, reason)
+        paused = await self.pause(tenant_id, campaign, reason)
+        metrics.SPAM_PAUSES.inc()
+        return paused
 
     async def pause_tenant_for_spam(self, tenant_id: str, reason: str, cooldown_s: float) -> int:
         """Pauses every running campaign of the tenant and holds new starts until the cooldown ends;

@@ -11,16 +11,21 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from obzvon import keys
 from obzvon.bus import Producer
 from obzvon.limits import MAX_DIAL_REQUEST_BYTES
 from obzvon.log import log_context
+from obzvon.outcomes import Retry
 from obzvon.topics import CALL_EVENTS, DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
 
-from obzvon_scheduler.admission import Admission
+from obzvon_scheduler.admission import Admission, AdmissionDecision
 from obzvon_scheduler.campaigns import CampaignControl, campaign_id_of
+from obzvon_scheduler.outcomes import contact_status
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store
 
@@ -34,8 +39,8 @@ def new_attempt_id() -> str:
 
 
 def dial_trunk(trunk: campaigns_pb2.Trunk) -> campaigns_pb2.Trunk:
-    """The campaign's trunk for a DialRequest: structured, and without the password, which would sit
-    in Kafka for nothing while the dialer answers no digest challenge (docs/sip.md)."""
+    """The campaign's trunk for a DialRequest: structured, and without the password, which Kafka would
+    keep in clear for days; the dialer reads it from the campaign record (TrunkCredentials, docs/sip.md)."""
     out = campaigns_pb2.Trunk()
     out.CopyFrom(trunk)
     out.ClearField("password")
@@ -48,6 +53,13 @@ class UndialableContactError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def outcome(self) -> events_pb2.OutcomeDetail:
+        # Raised for a dial request over the size limit only.
+        return events_pb2.OutcomeDetail(
+            outcome=events_pb2.CALL_OUTCOME_NOT_DIALED, not_dialed=events_pb2.NOT_DIALED_REASON_REQUEST_TOO_LARGE
+        )
 
 
 def timestamp(at: float) -> Timestamp:
@@ -93,18 +105,17 @@ class Dispatcher:
                 in_flight = await self._store.in_flight(tenant_id, campaign_id)
                 free = campaign.max_concurrent_calls - len(in_flight)
                 for contact_id in await self._store.pop_due(tenant_id, campaign_id, now, free):
+                    # One contact's failure never takes the rest of its batch down with it, nor leaves
+                    # the contact unaccounted for while the campaign completes.
                     try:
                         await self._dispatch(tenant_id, campaign, contact_id, now)
+                    except UndialableContactError as e:
+                        log.warning("contact failed at dispatch", extra={"contact_id": contact_id, "reason": e.reason})
+                        await self._guard(self._fail_contact(tenant_id, campaign, contact_id, e.outcome, e.reason))
                     except Exception as e:
-                        # One contact's failure never takes the rest of its batch down with it, nor
-                        # leaves the contact unaccounted for while the campaign completes.
-                        log.exception("contact failed at dispatch", extra={"contact_id": contact_id})
-                        reason = (
-                            e.reason
-                            if isinstance(e, UndialableContactError)
-                            else f"dispatch error ({type(e).__name__})"
-                        )
-                        await self._fail_contact(tenant_id, campaign, contact_id, reason)
+                        # Kafka or Redis for a moment, most likely: the contact is tried again, not lost.
+                        log.exception("contact dispatch interrupted", extra={"contact_id": contact_id})
+                        await self._guard(self._dispatch_interrupted(tenant_id, campaign, contact_id, e, now))
                 if not await self._store.in_flight(tenant_id, campaign_id) and not await self._store.queue_length(
                     tenant_id, campaign_id
                 ):
@@ -152,7 +163,7 @@ class Dispatcher:
             await self._store.add_in_flight(tenant_id, campaign_id, attempt_id, deadline, contact_id, attempt_number)
             decision = await self._admission.decide(request)
             if not decision.allowed:
-                await self._hold_back(tenant_id, campaign, contact, decision.status, decision.retry_at)
+                await self._hold_back(tenant_id, campaign, contact, decision)
                 await self._store.finish_attempt(tenant_id, campaign_id, attempt_id)
                 return
             contact.attempts = attempt_number
@@ -160,47 +171,97 @@ class Dispatcher:
             await self._store.put_contacts(tenant_id, campaign_id, [contact])
             await self._producer.send(DIAL_REQUESTS, attempt_id, request)
             log.info("dial request published", extra={"attempt_number": attempt_number})
+        # Errors "in a row": a contact that got through starts counting afresh.
+        await self._store.redis.hdel(keys.dispatch_errors(tenant_id, campaign_id), contact_id)  # type: ignore[misc]
+
+    @staticmethod
+    async def _guard(handling: Coroutine[Any, Any, None]) -> None:
+        """Handling one contact's dispatch error must not stop the rest of the batch either (the store or
+        the broker may still be down): logged, and the batch goes on."""
+        try:
+            await handling
+        except Exception:
+            log.exception("could not record a contact's dispatch error")
+
+    async def _dispatch_interrupted(
+        self, tenant_id: str, campaign: campaigns_pb2.Campaign, contact_id: str, error: Exception, now: float
+    ) -> None:
+        """A contact whose dispatch a passing error stopped: retried, never lost and never dialled twice.
+
+        With an attempt in flight its request may or may not be in Kafka: the attempt is left to
+        `_close_lost_attempts` ("dialer lost", then the retry policy), as for a scheduler that crashed
+        there. Without one, nothing was sent: the contact is queued again shortly, until the same
+        contact has failed `dispatch_max_errors` times in a row."""
+        campaign_id = campaign_id_of(campaign)
+        if await self._attempts_of(tenant_id, campaign_id, contact_id):
+            log.warning("dispatch in doubt: left to the deadline reconciliation", extra={"contact_id": contact_id})
+            return
+        reason = f"dispatch error ({type(error).__name__})"
+        errors_key = keys.dispatch_errors(tenant_id, campaign_id)
+        errors = int(await self._store.redis.hincrby(errors_key, contact_id, 1))  # type: ignore[misc]
+        await self._store.redis.expire(errors_key, 86400)
+        if errors >= self._settings.dispatch_max_errors:
+            failure = events_pb2.OutcomeDetail(
+                outcome=events_pb2.CALL_OUTCOME_NOT_DIALED,
+                not_dialed=events_pb2.NOT_DIALED_REASON_DISPATCH_FAILED,
+                error_type=type(error).__name__,
+            )
+            await self._fail_contact(tenant_id, campaign, contact_id, failure, reason)
+            return
+        await self._store.set_contact_status(tenant_id, campaign_id, contact_id, f"retry: {reason}")
+        await self._store.enqueue(tenant_id, campaign_id, contact_id, now + self._settings.dispatch_retry_delay_s)
+
+    async def _attempts_of(self, tenant_id: str, campaign_id: str, contact_id: str) -> list[str]:
+        """The contact's attempts in flight (the in-flight hash is campaign-wide; at most the campaign's call slots)."""
+        return [
+            attempt_id
+            for attempt_id in await self._store.in_flight(tenant_id, campaign_id)
+            if (await self._store.attempt_info(attempt_id)).get("contact_id") == contact_id
+        ]
 
     async def _fail_contact(
-        self, tenant_id: str, campaign: campaigns_pb2.Campaign, contact_id: str, reason: str
+        self,
+        tenant_id: str,
+        campaign: campaigns_pb2.Campaign,
+        contact_id: str,
+        failure: events_pb2.OutcomeDetail,
+        reason: str,
     ) -> None:
         """Marks a contact that could not be dispatched failed, with its reason, in its status and reports.
 
-        An attempt it left in flight never reached Kafka: it is finished here (its counter slots stay
-        reserved, as for any attempt whose outcome is unknown) so it is not closed later as lost and
-        retried into the same failure."""
+        An attempt it left in flight never reached Kafka (an undialable contact fails before its request
+        is sent): it is finished here (its counter slots stay reserved, as for any attempt whose outcome
+        is unknown) so it is not closed later as lost and retried into the same failure."""
         campaign_id = campaign_id_of(campaign)
-        for attempt_id in await self._store.in_flight(tenant_id, campaign_id):
-            if (await self._store.attempt_info(attempt_id)).get("contact_id") == contact_id:
-                await self._store.finish_attempt(tenant_id, campaign_id, attempt_id)
-        await self._store.set_contact_status(tenant_id, campaign_id, contact_id, f"failed: {reason}")
-        await self._producer.send(
-            CALL_EVENTS,
-            contact_id,
-            events_pb2.CallEvent(
-                event_id=uuid.uuid4().hex,
-                tenant_id=tenant_id,
-                campaign_id=campaign_id,
-                contact_id=contact_id,
-                type=events_pb2.CALL_EVENT_TYPE_FAILED,
-                reason=reason,
-                time=timestamp(time.time()),
-            ),
+        for attempt_id in await self._attempts_of(tenant_id, campaign_id, contact_id):
+            await self._store.finish_attempt(tenant_id, campaign_id, attempt_id)
+        await self._store.redis.hdel(keys.dispatch_errors(tenant_id, campaign_id), contact_id)  # type: ignore[misc]
+        event = events_pb2.CallEvent(
+            event_id=uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            type=events_pb2.CALL_EVENT_TYPE_FAILED,
+            outcome=failure,
+            reason=reason,
+            time=timestamp(time.time()),
         )
+        await self._store.set_contact_status(tenant_id, campaign_id, contact_id, contact_status(event, Retry.FINAL))
+        await self._producer.send(CALL_EVENTS, contact_id, event)
 
     async def _hold_back(
         self,
         tenant_id: str,
         campaign: campaigns_pb2.Campaign,
         contact: campaigns_pb2.Contact,
-        status: str,
-        retry_at: float | None,
+        decision: AdmissionDecision,
     ) -> None:
         campaign_id = campaign_id_of(campaign)
+        status = decision.status
         contact.status = status
         await self._store.put_contacts(tenant_id, campaign_id, [contact])
-        if retry_at is not None:
-            await self._store.enqueue(tenant_id, campaign_id, contact.contact_id, retry_at)
+        if decision.retry_at is not None:
+            await self._store.enqueue(tenant_id, campaign_id, contact.contact_id, decision.retry_at)
             return
         # Final: the contact will not be called by this campaign; reports count it by rule.
         await self._producer.send(
@@ -212,6 +273,7 @@ class Dispatcher:
                 campaign_id=campaign_id,
                 contact_id=contact.contact_id,
                 type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
+                outcome=events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=decision.rule),
                 reason=status,
                 time=timestamp(time.time()),
                 phone_number=contact.phone_number,
@@ -247,6 +309,7 @@ class Dispatcher:
                     campaign_id=campaign_id,
                     contact_id=info.get("contact_id", ""),
                     type=events_pb2.CALL_EVENT_TYPE_FAILED,
+                    outcome=events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_DIALER_LOST),
                     reason="dialer lost",
                     time=timestamp(now),
                     sequence=1_000_000,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC
 
 from obzvon import keys
 from obzvon.bus import Consumer
 from obzvon.compliance import load_profile
 from obzvon.log import log_context
-from obzvon.reasons import NotDialed
+from obzvon.outcomes import Retry, describe, policy, retry_of
 from obzvon.v1 import campaigns_pb2, events_pb2
 
 from obzvon_scheduler import abandonment
@@ -23,18 +24,43 @@ from obzvon_scheduler.store import Store
 
 log = logging.getLogger(__name__)
 
-# Outcomes worth another attempt later; anything else (answered, bad number, opted out) is final.
-RETRYABLE = {"busy", "no answer", "dialer lost", "trunk unavailable"}
-# Outcomes where the callee's phone rang: ringing it again waits at least the profile's minimum.
-CALLEE_RANG = {"busy", "no answer"}
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a final event does to its contact."""
+
+    retry: Retry  # FINAL also when a retryable outcome used the campaign's last attempt
+    status: str  # the contact's status, for people
 
 
-def retry_delay_s(campaign: campaigns_pb2.Campaign, reason: str) -> float:
+def decide(event: events_pb2.CallEvent, attempts: int, max_attempts: int) -> Verdict:
+    """The retry policy (obzvon.outcomes) applied to a contact that has had `attempts` attempts."""
+    retry = retry_of(event.outcome)
+    if retry is Retry.LATER and attempts >= max(max_attempts, 1):
+        retry = Retry.FINAL
+    return Verdict(retry, contact_status(event, retry))
+
+
+def contact_status(event: events_pb2.CallEvent, retry: Retry) -> str:
+    """The one place a contact's status is worded from an outcome: "retry: busy", "blocked: DNC"..."""
+    text = describe(event.outcome, event.sip_code)
+    if retry is Retry.REQUEUE:
+        return f"queued: {text}"
+    if retry is Retry.LATER:
+        return f"retry: {text}"
+    if event.outcome.outcome == events_pb2.CALL_OUTCOME_BLOCKED:
+        return text
+    if event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED:
+        return "completed" if event.outcome.outcome == events_pb2.CALL_OUTCOME_COMPLETED else f"completed: {text}"
+    return f"failed: {text}"
+
+
+def retry_delay_s(campaign: campaigns_pb2.Campaign, outcome: events_pb2.CallOutcome.ValueType) -> float:
     """Seconds before the next attempt: the campaign's delay, never under the profile's minimum after
-    busy or no answer (the campaign's own value was checked at creation, but a profile may have been
-    tightened since)."""
+    the callee's phone rang (the campaign's own value was checked at creation, but a profile may have
+    been tightened since)."""
     delay = max(campaign.retry_delay_seconds, 1)
-    if reason in CALLEE_RANG:
+    if policy(outcome).callee_rang:
         delay = max(delay, load_profile(campaign.compliance_profile or "default").min_retry_delay_seconds)
     return float(delay)
 
@@ -84,27 +110,20 @@ class OutcomeConsumer:
         if contact is None or campaign is None:
             await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
             return
-        if event.type == events_pb2.CALL_EVENT_TYPE_FAILED and event.reason == NotDialed.CAMPAIGN_NOT_RUNNING:
+        verdict = decide(event, contact.attempts, campaign.max_attempts)
+        contact.status = verdict.status
+        if verdict.retry is Retry.REQUEUE:
             # Never dialed: back to the queue for when the campaign runs again, the attempt not counted.
             contact.attempts = max(contact.attempts - 1, 0)
-            contact.status = f"queued: {event.reason}"
             await self._store.put_contacts(tenant_id, campaign_id, [contact])
             await self._store.enqueue(tenant_id, campaign_id, contact.contact_id, time.time())
             await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
             log.info("attempt given back", extra={"status": contact.status})
             return
-        completed = event.type == events_pb2.CALL_EVENT_TYPE_COMPLETED
-        contact.status = "completed" if completed else f"failed: {event.reason or 'unknown'}"
-        if completed and event.reason:
-            contact.status = f"completed: {event.reason}"
-        retry = not completed and event.reason in RETRYABLE and contact.attempts < max(campaign.max_attempts, 1)
-        if retry:
-            contact.status = f"retry: {event.reason}"
         await self._store.put_contacts(tenant_id, campaign_id, [contact])
-        if retry:
-            await self._store.enqueue(
-                tenant_id, campaign_id, contact.contact_id, time.time() + retry_delay_s(campaign, event.reason)
-            )
+        if verdict.retry is Retry.LATER:
+            delay_s = retry_delay_s(campaign, event.outcome.outcome)
+            await self._store.enqueue(tenant_id, campaign_id, contact.contact_id, time.time() + delay_s)
         # Out of flight only now: the dispatcher must never see a campaign with nothing in flight and
         # nothing queued while a retry is still being decided (it would complete the campaign).
         await self._store.finish_attempt(tenant_id, campaign_id, event.attempt_id)
@@ -115,7 +134,7 @@ class OutcomeConsumer:
         if answered_at is None:
             return  # not an answered call
         talk_s = event.time.ToNanoseconds() / 1e9 - float(answered_at)
-        verdict = classify(event.reason, talk_s, self._spam)
+        verdict = classify(event.outcome.outcome, talk_s, self._spam)
         reason = await self._judge(keys.spam_window(event.tenant_id, event.campaign_id), verdict, Scope.CAMPAIGN)
         if reason is not None:
             campaign = await self._store.get_campaign(event.tenant_id, event.campaign_id)
@@ -137,6 +156,8 @@ class OutcomeConsumer:
         """Counts the answered call as abandoned or not; past the profile's share the campaign pauses."""
         if await self._store.redis.get(keys.answered_at(event.attempt_id)) is None:
             return  # not an answered call
+        if not abandonment.counts_toward_rate(event):
+            return
         if not await self._store.redis.set(keys.seen_event("abandonment", event.attempt_id), 1, nx=True, ex=172800):
             return  # a redelivered outcome: counted once
         campaign = await self._store.get_campaign(event.tenant_id, event.campaign_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from obzvon.settings import CommonSettings
+from pydantic import Field
 
 
 class SchedulerSettings(CommonSettings):
@@ -12,6 +13,10 @@ class SchedulerSettings(CommonSettings):
     dispatch_interval_s: float = 0.2
     # A dial request not started by then is void (the dialer refuses it).
     dial_window_s: float = 30.0
+    # A contact whose dispatch hit a passing error (Kafka or Redis) before any attempt was written goes
+    # back to the queue this much later; after this many such errors in a row it is failed with the reason.
+    dispatch_retry_delay_s: float = Field(default=5.0, gt=0)
+    dispatch_max_errors: int = Field(default=5, ge=1)
     # An attempt with no final event by not_after + this is closed as "failed: dialer lost".
     max_call_s: float = 600.0
     default_max_concurrent_calls: int = 10

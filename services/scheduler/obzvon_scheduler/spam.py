@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from obzvon.outcomes import SpamSignal, spam_signal
+from obzvon.v1.events_pb2 import CallOutcome
+
 SHORT = "short"  # the callee hung up within short_hangup_s of answering
 OPT_OUT = "opt_out"
 OK = "ok"
@@ -28,10 +31,12 @@ class SpamThresholds:
     max_opt_out_share: float = 0.1
 
 
-def classify(reason: str, talk_s: float, thresholds: SpamThresholds) -> str:
-    if reason == "opted out":
+def classify(outcome: CallOutcome.ValueType, talk_s: float, thresholds: SpamThresholds) -> str:
+    """What an answered call that ended so, `talk_s` after the answer, adds to the window."""
+    signal = spam_signal(outcome)
+    if signal is SpamSignal.OPTED_OUT:
         return OPT_OUT
-    if reason == "callee hung up" and talk_s < thresholds.short_hangup_s:
+    if signal is SpamSignal.HUNG_UP and talk_s < thresholds.short_hangup_s:
         return SHORT
     return OK
 

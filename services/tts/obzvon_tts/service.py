@@ -18,6 +18,7 @@ from obzvon.topics import TTS_READY
 from obzvon.v1 import events_pb2
 from redis.asyncio import Redis
 
+from obzvon_tts import metrics
 from obzvon_tts.engines import ENGINES, Engine, FestivalEngine, RenderError, close_engines, synthesize
 from obzvon_tts.settings import TtsSettings
 
@@ -93,6 +94,7 @@ class TtsService:
 
     async def _render(self, request: events_pb2.TtsRequest) -> events_pb2.TtsReady:
         hit = await self.cached(request.audio_key)
+        metrics.CACHE.labels(result="miss" if hit is None else "hit").inc()
         if hit is not None:
             return hit
         error = self._reject(request)
@@ -101,7 +103,8 @@ class TtsService:
             return events_pb2.TtsReady(audio_key=request.audio_key, error=error)
         try:
             async with self._slots:
-                pcm = await synthesize(request.text, request.voice, request.language, self._engines)
+                with metrics.RENDER.time():
+                    pcm = await synthesize(request.text, request.voice, request.language, self._engines)
         except (RenderError, OSError) as e:
             log.warning("render failed", extra={"audio_key": request.audio_key, "error": str(e)})
             return events_pb2.TtsReady(audio_key=request.audio_key, error=str(e))

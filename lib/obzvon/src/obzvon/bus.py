@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from google.protobuf.message import DecodeError, Message
 from opentelemetry import context as otel_context
+from prometheus_client import Gauge
 
 from obzvon.limits import MAX_KAFKA_MESSAGE_BYTES
 from obzvon.settings import CommonSettings
@@ -27,6 +28,11 @@ from obzvon.topics import ALL_TOPICS, Topic
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+
+# Records of a topic this process's consumers have not yet taken up, over their partitions (topic: the
+# name in obzvon.topics, without OBZVON_TOPIC_PREFIX). Set in Consumer._decode from each fetch's high-water
+# marks, so it holds still while a consumer is paused; KEDA reads lag from the broker (kafka triggers).
+CONSUMER_LAG = Gauge("obzvon_kafka_consumer_lag", "records not yet consumed, per topic", ["topic"])
 
 
 @dataclass
@@ -130,6 +136,7 @@ class Consumer(Generic[M]):
         self._name = topic.full_name(settings.topic_prefix)
         self._partitions = partitions
         self._from_latest = not from_beginning
+        self._lag: dict[int, int] = {}  # partition -> records after the last one taken up
         self._consumer = AIOKafkaConsumer(
             *([] if partitions is not None else [self._name]),
             bootstrap_servers=settings.kafka_bootstrap,
@@ -162,6 +169,7 @@ class Consumer(Generic[M]):
         await self.stop()
 
     def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Envelope[M] | None:
+        self._note_lag(record)
         value = self._topic.value_type()
         try:
             value.ParseFromString(record.value or b"")
@@ -176,6 +184,16 @@ class Consumer(Generic[M]):
             value=value,
             headers=list(record.headers or ()),
         )
+
+    def _note_lag(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        high = self._consumer.highwater(TopicPartition(record.topic, record.partition))
+        if high is None:
+            return
+        self._lag[record.partition] = max(high - record.offset - 1, 0)
+        # Partitions a rebalance took away are another consumer's to count now.
+        mine = {tp.partition for tp in self._consumer.assignment()}
+        self._lag = {p: lag for p, lag in self._lag.items() if p in mine}
+        CONSUMER_LAG.labels(topic=self._topic.name).set(sum(self._lag.values()))
 
     async def __aiter__(self) -> AsyncIterator[Envelope[M]]:
         async for record in self._consumer:

@@ -12,11 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 SERVICES = ("scheduler", "dialer", "tts", "asr", "reporting")
 
@@ -41,6 +44,9 @@ class DevStack:
     reporting_web_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Each process's Prometheus endpoint (OBZVON_METRICS_PORT), by process name ("dialer", "dialer-2");
+    # kept across a restart of the same name, so a test scrapes the same address afterwards.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def scheduler_addr(self) -> str:
@@ -50,7 +56,23 @@ class DevStack:
     def reporting_addr(self) -> str:
         return f"127.0.0.1:{self.reporting_port}"
 
-    def env(self, service: str) -> dict[str, str]:
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+
+    def scrape(self, name: str, timeout_s: float = 60.0) -> list[Metric]:
+        """The metric families process `name` serves now, parsed; waits for its endpoint to come up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(self.metrics_url(name), timeout=5) as response:
+                    return list(text_string_to_metric_families(response.read().decode()))
+            except OSError as e:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no metrics at {self.metrics_url(name)} within {timeout_s} s") from e
+                time.sleep(0.3)
+
+    def env(self, service: str, metrics_port: int = 0) -> dict[str, str]:
         env = {
             **os.environ,
             "OBZVON_TOPIC_PREFIX": self.topic_prefix,
@@ -59,6 +81,7 @@ class DevStack:
             "OBZVON_WEB_PORT": str(self.reporting_web_port),
             "OBZVON_DATA_DIR": str(self.workdir / "reporting-data"),
             "PYTHONUNBUFFERED": "1",
+            "OBZVON_METRICS_PORT": str(metrics_port),
         }
         env.update(self.extra_env)
         return env
@@ -74,7 +97,7 @@ class DevStack:
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [bin_path(f"obzvon-{service}"), "serve"],
-            env=self.env(service),
+            env=self.env(service, self.metrics_ports.setdefault(name, free_port())),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,

@@ -65,6 +65,11 @@ def running_member(tenant_id: str, campaign_id: str) -> str:
     return f"{tenant_id}/{campaign_id}"
 
 
+def dispatch_errors(tenant_id: str, campaign_id: str) -> str:
+    """Hash contact id -> passing errors in a row at its dispatch (scheduler dispatcher.py); expires."""
+    return f"dispatcherrors:{tenant_id}:{campaign_id}"
+
+
 def in_flight(tenant_id: str, campaign_id: str) -> str:
     """Hash attempt id -> deadline (epoch seconds) of attempts not yet finished."""
     return f"inflight:{tenant_id}:{campaign_id}"

@@ -1,4 +1,4 @@
-"""Process plumbing every service entrypoint shares: uvloop, logging, tracing, SIGTERM."""
+"""Process plumbing every service entrypoint shares: uvloop, logging, tracing, metrics, SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import uvloop
 
 from obzvon.log import setup_logging
 from obzvon.settings import CommonSettings
-from obzvon.telemetry import setup_tracing
+from obzvon.telemetry import setup_metrics, setup_tracing
 
 
 def run_service(settings: CommonSettings, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Runs ``main(stop)``; SIGTERM and SIGINT set ``stop`` so the service drains and exits cleanly."""
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name, settings.trace_console)
+    setup_metrics(settings)
 
     async def _run() -> None:
         stop = asyncio.Event()

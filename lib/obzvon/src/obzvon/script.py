@@ -41,6 +41,19 @@ OPT_OUT_CONFIRMATION = {
     "ru": "Ваш номер удалён из списка обзвона. Больше мы не позвоним. До свидания!",
     "en": "Your number has been removed from our list. We will not call again. Goodbye!",
 }
+# The platform's own opening, rendered by every dialer at start-up in each language (default voice):
+# played at once when a callee answers before the campaign's disclosure audio is ready, so no one
+# answers into silence; the disclosure follows when it comes.
+AUTOMATED_CALL = {
+    "ru": "Здравствуйте! Это автоматический звонок.",
+    "en": "Hello, this is an automated call.",
+}
+# Said, also from start-up audio, before the platform hangs up a call whose next prompt did not come
+# in time (tts behind): a polite end rather than silence. The attempt is retried.
+CANNOT_CONTINUE = {
+    "ru": "Извините, сейчас мы не можем продолжить разговор. Мы перезвоним позже. До свидания.",
+    "en": "Sorry, we cannot continue this call right now. We will call you back later. Goodbye.",
+}
 
 
 def spoken(sentences: Mapping[str, str], language: str) -> str:

@@ -6,6 +6,7 @@ so the same image runs on a laptop, in CI and on Kubernetes.
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,3 +24,7 @@ class CommonSettings(BaseSettings):
     # Touched every few seconds by the event loop; a liveness probe that finds it stale knows the
     # loop is wedged even though the process is alive (deploy/k8s/base/probe.py). Empty: off.
     heartbeat_file: str = ""
+    # Prometheus metrics of this process (GET /metrics), served by obzvon.telemetry.setup_metrics.
+    # 0: off (unit tests, several processes on one host); Kubernetes sets 9464 and host 0.0.0.0.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)

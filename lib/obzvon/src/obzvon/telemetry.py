@@ -1,4 +1,13 @@
-"""OpenTelemetry tracing; W3C trace context travels in Kafka headers and gRPC metadata."""
+"""Telemetry of every service: OpenTelemetry tracing (W3C trace context travels in Kafka headers and
+gRPC metadata) and Prometheus metrics.
+
+Metrics are prometheus_client instruments, declared in each service's ``metrics.py`` (shared code:
+beside what counts them, ``obzvon.bus``, ``obzvon.compliance.decision``), counted by one line where
+the thing happens, and served per process by :func:`setup_metrics`; docs/metrics.md lists them.
+prometheus_client rather than OTel metrics: a declared metric is on the endpoint from the start (a
+dashboard, an alert or a KEDA query finds it before the first event), and each name is exactly the
+one queried.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +19,12 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from prometheus_client import disable_created_metrics, start_http_server
+
+from obzvon.settings import CommonSettings
 
 _configured = False
+_metrics_served = False
 
 
 def setup_tracing(service: str, console: bool = False) -> None:
@@ -23,6 +36,20 @@ def setup_tracing(service: str, console: bool = False) -> None:
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def setup_metrics(settings: CommonSettings) -> None:
+    """Serves this process's metrics at http://OBZVON_METRICS_HOST:OBZVON_METRICS_PORT/metrics; port 0: off.
+
+    A thread of its own: the endpoint still answers when the event loop is busy, and scrapes never
+    wait on the loop.
+    """
+    global _metrics_served
+    if settings.metrics_port and not _metrics_served:
+        # The *_created series would double the endpoint for no query of ours (untyped in prometheus_client).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        _metrics_served = True
 
 
 def tracer(name: str) -> trace.Tracer:

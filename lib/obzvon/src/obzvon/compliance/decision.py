@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from prometheus_client import Counter
 
 from .audit import AuditLog, AuditRecord
 from .consent import ConsentRecord, Purpose, consent_problem
@@ -35,6 +36,16 @@ from .windows import (
     to_e164,
     zones_for_number,
 )
+
+# Every decision, as it is audited, by phase: "screen" (import), "admit" (scheduler), "recheck" (dialer).
+# Labels are closed sets (the phases, obzvon.compliance.Rule); never a number, tenant or campaign.
+BLOCKS = Counter("obzvon_compliance_blocks", "contacts held back by a compliance rule", ["phase", "rule"])
+ADMITTED_BY_PHASE = Counter("obzvon_compliance_admitted", "contacts the compliance rules let through", ["phase"])
+for _phase in ("screen", "admit", "recheck"):  # every series from the start: rate() sees the first block
+    ADMITTED_BY_PHASE.labels(phase=_phase)
+    for _rule in Rule:
+        BLOCKS.labels(phase=_phase, rule=_rule.value)
+
 
 # A reservation outlives any plausible wait for the call's outcome; an outcome that arrives
 # later finds nothing to settle, and the slots stay counted (fail closed).
@@ -106,7 +117,15 @@ async def _audit(audit: AuditLog, req: AdmissionRequest, phase: str, now: dateti
             detail=d.detail,
         )
     )
+    _count(phase, d)
     return d
+
+
+def _count(phase: str, d: Decision) -> None:
+    if d.rule is None:
+        ADMITTED_BY_PHASE.labels(phase=phase).inc()
+    else:
+        BLOCKS.labels(phase=phase, rule=d.rule.value).inc()
 
 
 def _caller_id_ok(caller_id: str, registered: Iterable[str]) -> bool:
@@ -359,4 +378,5 @@ async def screen_contact(
             detail=d.detail,
         )
     )
+    _count("screen", d)
     return d

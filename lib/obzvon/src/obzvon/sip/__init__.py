@@ -5,11 +5,12 @@ RFC 3261 transaction layer (see docs/sip.md for why).
 """
 
 from obzvon.sip.transport import SipEndpoint, TransactionTimeout
-from obzvon.sip.uac import CallFailed, OutboundCall, SipTrunk
+from obzvon.sip.uac import CallFailed, FailureCause, OutboundCall, SipTrunk
 from obzvon.sip.uas import IncomingCall, SipUas
 
 __all__ = [
     "CallFailed",
+    "FailureCause",
     "IncomingCall",
     "OutboundCall",
     "SipEndpoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from dataclasses import dataclass
 
@@ -37,15 +38,35 @@ class MediaOffer:
     dtmf_pt: int | None
 
 
-def parse_media(text: str) -> MediaOffer | None:
+class SdpError(ValueError):
+    """An SDP answer the dialer cannot send audio to; the message says why (no personal data)."""
+
+
+def parse_media(text: str) -> MediaOffer:
+    """The audio stream an SDP offers; SdpError when there is none we could send RTP to.
+
+    The address must be an IP literal: a name (or `999.999.1.1`) would make every 20 ms RTP send
+    fail for the whole call, and a carrier's media gateway always gives one.
+    """
     try:
         sdp = parse_sdp(text)
     except Exception:
-        return None
+        raise SdpError("SDP does not parse") from None
     audio = sdp.audio
+    if audio is None:
+        raise SdpError("no audio stream in SDP")
     addr = sdp.rtp_address
-    if audio is None or addr is None or audio.port == 0:
-        return None
+    if addr is None:
+        raise SdpError("no connection address in SDP")
+    host, port = str(addr[0]), int(addr[1])
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise SdpError(f"SDP connection address {host[:64]!r} is not an IP address") from None
+    if port == 0:
+        raise SdpError("audio stream refused (port 0)")
+    if not 1 <= port <= 65535:
+        raise SdpError(f"SDP audio port {port} out of range")
     names: dict[int, str] = {}
     for line in audio.attributes.get("rtpmap", []):
         pt_s, _, enc = line.partition(" ")
@@ -62,4 +83,4 @@ def parse_media(text: str) -> MediaOffer | None:
             pts.append(0 if name == "pcmu" else 8)
         elif name == "telephone-event" and dtmf is None:
             dtmf = pt
-    return MediaOffer(rtp=(addr[0], int(addr[1])), payload_types=tuple(pts), dtmf_pt=dtmf)
+    return MediaOffer(rtp=(host, port), payload_types=tuple(pts), dtmf_pt=dtmf)

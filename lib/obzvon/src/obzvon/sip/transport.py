@@ -12,7 +12,9 @@ parsing, serialising, headers, SDP and dialogs.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 T1 = 0.5
 T2 = 4.0
+RESOLVE_TIMEOUT_S = 2.0
 
 REASONS = {
     100: "Trying",
@@ -31,7 +34,10 @@ REASONS = {
     183: "Session Progress",
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
     408: "Request Timeout",
     480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
@@ -39,6 +45,7 @@ REASONS = {
     487: "Request Terminated",
     488: "Not Acceptable Here",
     500: "Server Internal Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
     603: "Decline",
 }
@@ -51,10 +58,52 @@ class TransactionTimeout(Exception):
 Addr = tuple[str, int]
 
 
+class UnresolvableHost(Exception):
+    """A SIP host name that the resolver does not turn into an IPv4 or IPv6 address."""
+
+
 def uri_addr(uri: str) -> Addr:
-    """Where to send a request for a SIP URI (no DNS: numeric hosts only, as on a trunk)."""
+    """The host (a name or an IP literal) and port a SIP URI names; `resolve` makes it sendable."""
     u = parse_uri(uri.strip().strip("<>").split(">")[0])
     return (u.host.strip("[]"), u.port or 5060)
+
+
+async def resolve(addr: Addr) -> Addr:
+    """An address a UDP socket can send to: IP literals as they are, names through the OS resolver.
+
+    uvloop's sendto refuses names ("a DNS lookup is required") and the stdlib's would block the loop,
+    so every destination is resolved here first. Only A/AAAA records (RFC 3263 §4.2 with an explicit
+    port, or port 5060): carrier edges name their proxies, SRV/NAPTR is not needed for that.
+    """
+    host, port = addr
+    if not host or not 1 <= port <= 65535:
+        raise UnresolvableHost(f"no host or a port out of range in {host[:64]!r}:{port}")
+    try:
+        ipaddress.ip_address(host)
+        return addr
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        # Bounded: a name from a peer's Contact may point at a resolver that never answers, and the
+        # callee is waiting for our ACK meanwhile (then the trunk's address is used instead).
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
+    except (OSError, UnicodeError, ValueError) as e:
+        raise UnresolvableHost(f"{host[:64]!r} does not resolve: {e}") from None
+    except TimeoutError:
+        raise UnresolvableHost(f"{host[:64]!r}: no DNS answer in {RESOLVE_TIMEOUT_S} s") from None
+    # IPv4 first: the endpoint's socket is bound to an IPv4 address in every deployment we ship.
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for fam, _, _, _, sockaddr in infos:
+            if fam == family:
+                return (str(sockaddr[0]), int(sockaddr[1]))
+    raise UnresolvableHost(f"{host[:64]!r} has no IP address")
+
+
+def _to_tag(msg: SipMessage) -> str:
+    to = msg.to_addr
+    return (to.tag or "") if to is not None else ""
 
 
 def top_branch(msg: SipMessage) -> str:
@@ -87,6 +136,9 @@ class ClientTransaction:
         # For an INVITE answered 2xx the TU owns the ACK; kept here to answer 2xx retransmissions.
         self.ack_2xx: tuple[SipRequest, Addr] | None = None
         self._ack_non2xx: SipRequest | None = None
+        # Called with a 2xx whose To tag differs from the first one's (a forking proxy's second
+        # answer): the TU must ACK and BYE that dialog, or the callee who answered it stays up.
+        self.on_forked_2xx: Callable[[SipResponse], None] | None = None
         self._timer = asyncio.get_running_loop().create_task(self._retransmit())
 
     @property
@@ -137,8 +189,13 @@ class ClientTransaction:
             if self._ack_non2xx is None:
                 self._ack_non2xx = self._build_ack(resp)
             self.ep.send(self._ack_non2xx, self.addr)
-        elif self.is_invite and not first and self.ack_2xx is not None:
-            self.ep.send(*self.ack_2xx)
+        elif self.is_invite and not first and code < 300:
+            final = self.final.result() if not self.final.cancelled() and self.final.exception() is None else None
+            if final is not None and 200 <= final.status_code < 300 and _to_tag(resp) != _to_tag(final):
+                if self.on_forked_2xx is not None:
+                    self.on_forked_2xx(resp)
+            elif self.ack_2xx is not None:
+                self.ep.send(*self.ack_2xx)
         if first:
             self.final.set_result(resp)
             self.responses.put_nowait(resp)
@@ -281,7 +338,11 @@ class SipEndpoint:
         data = bytes(msg)
         if self.sent_log is not None:
             self.sent_log.append((data.split(b"\r\n", 1)[0].decode(), addr))
-        self._transport.sendto(data, addr)
+        try:
+            self._transport.sendto(data, addr)
+        except (OSError, ValueError, OverflowError) as e:
+            # An unsendable address (a name uvloop will not look up): one line, the caller goes on.
+            log.warning("SIP datagram to %s not sent: %s", addr, e)
 
     def request(self, req: SipRequest, addr: Addr) -> ClientTransaction:
         if req.method == "ACK":

@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
+from aiosipua.auth import SipDigestAuth
+from redis.asyncio import Redis
 
+from obzvon import keys
 from obzvon.errors import FieldViolation
 from obzvon.v1 import campaigns_pb2
 
@@ -136,3 +139,29 @@ def without_secrets(campaign: campaigns_pb2.Campaign) -> campaigns_pb2.Campaign:
     shown.CopyFrom(campaign)
     shown.trunk.ClearField("password")
     return shown
+
+
+class TrunkCredentials:
+    """The digest credentials of a campaign's trunk, read where the scheduler stores the campaign.
+
+    The DialRequest carries the trunk without its password (Kafka keeps messages for days, and any
+    consumer of the topic could read them); the dialer reads the password from the campaign record
+    in Redis (`keys.campaign`), which only the platform's services can reach. See docs/sip.md.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def for_trunk(self, tenant_id: str, campaign_id: str, trunk: campaigns_pb2.Trunk) -> SipDigestAuth | None:
+        """Credentials for the request's trunk; None when it has no username or the record disagrees."""
+        if not trunk.username:
+            return None
+        raw = await self._redis.get(keys.campaign(tenant_id, campaign_id))
+        if raw is None:
+            return None  # the campaign was deleted meanwhile: a challenge then fails as trunk auth
+        stored = campaigns_pb2.Campaign.FromString(raw if isinstance(raw, bytes) else raw.encode("latin-1")).trunk
+        # The request's trunk is what the dialer calls; a record changed since (another host or
+        # user) must not lend its password to it.
+        if (stored.username, stored.host, stored.port) != (trunk.username, trunk.host, trunk.port):
+            return None
+        return SipDigestAuth(username=trunk.username, password=stored.password)

@@ -41,7 +41,10 @@ class IncomingCall:
         self.to_user = (to.uri.user or "") if to is not None else ""
         self.from_uri = req.headers.get_first("from") or ""
         self.from_user = (frm.uri.user or "") if frm is not None else ""
-        self.offer = sdp.parse_media(req.text) if req.body else None
+        self.offer: sdp.MediaOffer | None = None
+        if req.body:
+            with contextlib.suppress(sdp.SdpError):
+                self.offer = sdp.parse_media(req.text)  # none usable: the handler refuses the call
         self.payload_type: int | None = None
         self.dtmf_payload_type: int | None = self.offer.dtmf_pt if self.offer else None
         self.cancelled = asyncio.Event()
