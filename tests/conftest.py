@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from obzvon.devstack import DevStack
+from obzvon.recordings import RecordingStoreSettings
 from obzvon.settings import CommonSettings
 
 KAFKA = ("127.0.0.1", 9092)
@@ -37,6 +38,26 @@ def local_stack() -> None:
             pytest.fail(
                 f"{name} is not listening on {addr[0]}:{addr[1]}: run `deploy/local/stack.sh start` (make test does it)"
             )
+
+
+S3PROXY = ("127.0.0.1", int(os.environ.get("OBZVON_S3_PORT", "9000")))
+
+
+@pytest.fixture
+def s3_recordings() -> RecordingStoreSettings:
+    """The local S3Proxy (stack.sh start) as the recordings store, in a bucket of this test's own."""
+    if not _listening(S3PROXY):
+        pytest.fail(
+            f"S3Proxy is not listening on {S3PROXY[0]}:{S3PROXY[1]}: "
+            "run `deploy/local/stack.sh start` (make test does it)"
+        )
+    return RecordingStoreSettings(
+        recordings_s3_endpoint=f"http://{S3PROXY[0]}:{S3PROXY[1]}",
+        recordings_s3_bucket=f"t-{uuid.uuid4().hex[:12]}",
+        # S3Proxy's fixed local identity (deploy/local/stack.sh).
+        recordings_s3_access_key="obzvon-local",
+        recordings_s3_secret_key="obzvon-local-secret",  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ def main() -> int:
             f"services up: scheduler, dialer, tts, asr, reporting; phone simulator on 127.0.0.1:{sim_port}",
             file=sys.stderr,
         )
+        print(f"dashboard (while the demo runs; the tenant's API key opens it): {stack.dashboard_url}", file=sys.stderr)
         result = run_campaign(
             stack,
             sim_port=sim_port,

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(redis-server sip-tester baresip-core espeak-ng festival festvox-ru festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k flite sox tshark maven default-jre-headless)
+APT_PACKAGES=(redis-server sip-tester baresip-core espeak-ng festival festvox-ru festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k flite sox tshark maven default-jre-headless chromium-headless-shell)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

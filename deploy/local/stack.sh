@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Local stack on 127.0.0.1: one Apache Kafka broker (KRaft) and one Redis server (append-only file on).
+# Local stack on 127.0.0.1: one Apache Kafka broker (KRaft), one Redis server (append-only file on) and
+# S3Proxy (an S3-compatible server on a local folder) for call recordings.
 #   deploy/local/stack.sh start|stop|status|reset
 # Idempotent: start leaves running servers alone, stop ignores stopped ones. reset stops both and
 # deletes their data (topics, offsets, Redis keys), keeping the downloaded Kafka jars.
-# Kafka jars come from Maven Central via deploy/local/kafka/pom.xml and are cached in .local/kafka/lib.
+# Kafka jars come from Maven Central via deploy/local/kafka/pom.xml and are cached in .local/kafka/lib;
+# S3Proxy's the same way (deploy/local/s3proxy/pom.xml, .local/s3proxy/lib).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,6 +15,11 @@ KAFKA_CONTROLLER_PORT=${OBZVON_KAFKA_CONTROLLER_PORT:-9093}
 REDIS_PORT=${OBZVON_REDIS_PORT:-6379}
 KAFKA_DIR=$LOCAL/kafka
 REDIS_DIR=$LOCAL/redis
+S3_PORT=${OBZVON_S3_PORT:-9000}
+S3_DIR=$LOCAL/s3proxy
+# S3Proxy's fixed local identity; tests and the demo pass it as OBZVON_RECORDINGS_S3_ACCESS_KEY/SECRET_KEY.
+S3_IDENTITY=obzvon-local
+S3_CREDENTIAL=obzvon-local-secret
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -99,6 +106,30 @@ redis_start() {
   wait_port "$REDIS_PORT" 20 redis
 }
 
+s3proxy_start() {
+  if port_open "$S3_PORT"; then log "s3proxy already listening on 127.0.0.1:$S3_PORT"; return 0; fi
+  if [ ! -f "$S3_DIR/lib/.complete" ]; then
+    log "resolving S3Proxy jars from Maven Central (once)"
+    mkdir -p "$S3_DIR/lib"
+    mvn -q -B -f "$ROOT/deploy/local/s3proxy/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$S3_DIR/lib"
+    touch "$S3_DIR/lib/.complete"
+  fi
+  mkdir -p "$S3_DIR/data"
+  cat > "$S3_DIR/s3proxy.properties" <<PROPS
+s3proxy.endpoint=http://127.0.0.1:$S3_PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=$S3_IDENTITY
+s3proxy.credential=$S3_CREDENTIAL
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=$S3_DIR/data
+PROPS
+  nohup java -Xms64m -Xmx256m -Djava.awt.headless=true -cp "$S3_DIR/lib/*" org.gaul.s3proxy.Main \
+    --properties "$S3_DIR/s3proxy.properties" >"$S3_DIR/stdout.log" 2>&1 &
+  echo $! > "$S3_DIR/pid"
+  wait_port "$S3_PORT" 60 s3proxy || { tail -n 30 "$S3_DIR/stdout.log" >&2; return 1; }
+}
+
 stop_pidfile() {  # pidfile name
   local pid
   pid=$(cat "$1" 2>/dev/null || true)  # read once: redis deletes its pidfile as it exits
@@ -117,18 +148,19 @@ status() {
   rv=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
   if port_open "$KAFKA_PORT"; then echo "kafka $kv listening on 127.0.0.1:$KAFKA_PORT"; else echo "kafka: down"; fi
   if port_open "$REDIS_PORT"; then echo "redis $rv listening on 127.0.0.1:$REDIS_PORT (appendonly yes)"; else echo "redis: down"; fi
+  if port_open "$S3_PORT"; then echo "s3proxy listening on 127.0.0.1:$S3_PORT"; else echo "s3proxy: down"; fi
 }
 
 case "${1:-status}" in
-  start) redis_start; kafka_start; status ;;
-  stop) stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis ;;
+  start) redis_start; kafka_start; s3proxy_start; status ;;
+  stop) stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis; stop_pidfile "$S3_DIR/pid" s3proxy ;;
   status) status ;;
   reset)
-    stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis
+    stop_pidfile "$KAFKA_DIR/pid" kafka; stop_pidfile "$REDIS_DIR/redis.pid" redis; stop_pidfile "$S3_DIR/pid" s3proxy
     if port_open "$KAFKA_PORT" || port_open "$REDIS_PORT"; then
       log "a server not started from $LOCAL still listens; stop it first"; exit 1
     fi
-    rm -rf "$KAFKA_DIR/data" "$REDIS_DIR"
-    log "kafka and redis data deleted (jars kept)" ;;
+    rm -rf "$KAFKA_DIR/data" "$REDIS_DIR" "$S3_DIR/data"
+    log "kafka, redis and s3proxy data deleted (jars kept)" ;;
   *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
 esac

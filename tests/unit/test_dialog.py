@@ -32,7 +32,7 @@ class FakeChannel:
             raise reply
         return reply
 
-    async def transfer(self, target_uri: str) -> bool:
+    async def transfer(self, transfer: object, whisper: str) -> bool:
         return False
 
     async def opt_out(self) -> None:

@@ -50,7 +50,7 @@ class InterruptingChannel:
         self._speak(text)
         return self.replies.pop(0) if self.replies else Reply("no_input")
 
-    async def transfer(self, target_uri: str) -> bool:
+    async def transfer(self, transfer: object, whisper: str) -> bool:
         return False
 
     async def opt_out(self) -> None:

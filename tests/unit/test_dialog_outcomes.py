@@ -10,7 +10,7 @@ from test_dialog_interruptions import SAY_ONLY, WITH_QUESTION, InterruptingChann
 TRANSFER = load_script_yaml("""
 start: hand_over
 nodes:
-  hand_over: {transfer: "sip:op@127.0.0.1", say: "Соединяю"}
+  hand_over: {transfer: "reception", say: "Соединяю"}
 """)
 LOOP = load_script_yaml("""
 start: a

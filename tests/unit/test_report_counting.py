@@ -47,18 +47,14 @@ def test_apply_does_not_mutate_its_input() -> None:
     assert before == empty_report()
 
 
-def test_redelivered_event_counts_once_within_the_window() -> None:
-    from obzvon_reporting.counting import count_once, report_view
+def test_redelivered_event_counts_once() -> None:
+    from obzvon_reporting.counting import AttemptProgress, count_exactly
 
-    first = ev(T.CALL_EVENT_TYPE_ANSWERED, event_id="e1")
-    report = count_once(empty_report(), first, window=2)
-    assert report is not None and report["answered"] == 1
-    assert count_once(report, first, window=2) is None
-    for i in (2, 3):
-        report = count_once(report, ev(T.CALL_EVENT_TYPE_ANSWERED, event_id=f"e{i}"), window=2)
-        assert report is not None
-    assert report["answered"] == 3
-    assert "recent_event_ids" not in report_view(report)
+    first = ev(T.CALL_EVENT_TYPE_ANSWERED, event_id="e1", sequence=1)
+    counting = count_exactly(empty_report(), AttemptProgress(), first)
+    assert counting.counted and counting.report["answered"] == 1
+    again = count_exactly(counting.report, counting.progress, first)
+    assert not again.counted and again.report["answered"] == 1
 
 
 def test_outcomes_are_counted_by_enum_and_never_by_the_reason_text() -> None:

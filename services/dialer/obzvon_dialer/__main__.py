@@ -10,6 +10,7 @@ import socket
 from obzvon.bus import Consumer, Producer, ensure_topics
 from obzvon.compliance import RedisAuditLog, RedisCounterStore, RedisDncRegistry
 from obzvon.media.clock import MediaClock
+from obzvon.recordings import open_store
 from obzvon.runtime import run_service
 from obzvon.sip.trunk import TrunkCredentials
 from obzvon.sip.uac import SipTrunk
@@ -48,6 +49,7 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
             counters=RedisCounterStore(redis),
             audit=RedisAuditLog(redis),
             trunk_credentials=TrunkCredentials(redis),
+            recordings=await open_store(settings),
         )
         claims = Claims(redis, f"{socket.gethostname()}/{settings.ordinal}", settings.claim_ttl_s)
         consumer = Consumer(settings, DIAL_REQUESTS, group_id=f"{settings.topic_prefix}dialer")
@@ -63,6 +65,8 @@ async def serve(settings: DialerSettings, stop: asyncio.Event) -> None:
             await asr.stop()
             await trunk.close()
             await clock.close()
+            if ctx.recordings is not None:
+                await ctx.recordings.close()
     await redis.aclose()
 
 

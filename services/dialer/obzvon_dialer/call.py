@@ -17,6 +17,7 @@ from obzvon.log import log_context
 from obzvon.media.clock import MediaClock
 from obzvon.media.rtp import RtpSession
 from obzvon.outcomes import describe, outcome_of_sip
+from obzvon.recordings import RecordingStore
 from obzvon.script import disclosure_text, node_text, render, variables_in
 from obzvon.sip.trunk import TrunkCredentials, TrunkError, callee_target
 from obzvon.sip.uac import CallFailed, FailureCause, OutboundCall, SipTrunk
@@ -28,7 +29,9 @@ from obzvon_dialer.channel import CallChannel
 from obzvon_dialer.dialog import run_dialog, texts_before_first_question
 from obzvon_dialer.events import AttemptEvents
 from obzvon_dialer.prompts import PromptMissing, Prompts
+from obzvon_dialer.recording import CallRecorder, store_recording
 from obzvon_dialer.settings import DialerSettings
+from obzvon_dialer.transfer import OperatorDesk
 
 log = logging.getLogger(__name__)
 T = events_pb2.CallEventType
@@ -66,6 +69,7 @@ class DialerContext:
     counters: CounterStore
     audit: AuditLog
     trunk_credentials: TrunkCredentials | None = None  # None: no trunk of this dialer asks for digest auth
+    recordings: RecordingStore | None = None  # None: this dialer records nothing (a campaign asking is refused)
 
 
 async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents) -> None:
@@ -89,10 +93,32 @@ async def place(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
             log.warning("dialing before the opening prompts are ready", extra={"late_prompts": late})
             metrics.PROMPTS_LATE.inc()
         rtp = await RtpSession.open(ctx.clock, host=ctx.settings.rtp_host)
+        # Taps nothing before answer: the session sends and accepts media only once connected.
+        recorder = CallRecorder(ctx.settings.max_call_s) if request.record else None
+        rtp.tap = recorder
         try:
             await _call(ctx, request, events, rtp)
         finally:
             await rtp.close()
+        if recorder is not None and recorder.seconds:
+            await _store_recording(ctx, request, events, recorder)
+
+
+async def _store_recording(
+    ctx: DialerContext, request: events_pb2.DialRequest, events: AttemptEvents, recorder: CallRecorder
+) -> None:
+    """After COMPLETED (the outcome is not held up by the upload): the RECORDED event names the key."""
+    if ctx.recordings is None:
+        log.error("campaign records calls but this dialer has no recordings store")
+        return
+    try:
+        key = await store_recording(ctx.recordings, request, recorder)
+    except Exception:
+        # The call itself is over and reported; a store that is down loses this recording only.
+        log.exception("recording not stored")
+        metrics.RECORDINGS_LOST.inc()
+        return
+    await events.emit(T.CALL_EVENT_TYPE_RECORDED, recording_key=key)
 
 
 def _expired(request: events_pb2.DialRequest) -> bool:
@@ -145,7 +171,12 @@ async def _prepare_prompts(ctx: DialerContext, request: events_pb2.DialRequest) 
     audio can be missing (expired, or still rendering), so the opening ones are checked as well.
     """
     opening = [
-        disclosure_text(request.language, request.tenant_display_name, callback_number=request.callback_number),
+        disclosure_text(
+            request.language,
+            request.tenant_display_name,
+            callback_number=request.callback_number,
+            recorded=request.record,
+        ),
         *texts_before_first_question(request.script, request.variables),
     ]
     audio_keys: dict[str, str] = {}
@@ -161,12 +192,13 @@ def _personal_texts(request: events_pb2.DialRequest) -> list[str]:
     """Every prompt with contact variables, rendered; the ones the contact lacks variables for are left out."""
     texts: list[str] = []
     for node in request.script.nodes.values():
-        text = node_text(node)
-        if text and variables_in(text):
-            try:
-                texts.append(render(text, request.variables))
-            except KeyError:
-                continue
+        # A transfer's whisper is personal too ("Клиент {name}"): rendered while the callee's phone rings.
+        for text in (node_text(node), node.transfer.whisper if node.HasField("transfer") else ""):
+            if text and variables_in(text):
+                try:
+                    texts.append(render(text, request.variables))
+                except KeyError:
+                    continue
     return texts
 
 
@@ -238,6 +270,10 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
         asr=ctx.asr,
         settings=ctx.settings,
         on_opt_out=on_opt_out,
+        # A transfer node's operator is dialled on this call's trunk, with its credentials (transfer.py).
+        operators=OperatorDesk(
+            ctx.trunk, ctx.clock, ctx.settings.rtp_host, ctx.prompts, request, events, credentials=credentials
+        ),
     )
     try:
         # The channel listens for an opt-out and watches the call's length and media from here to the end.
@@ -250,6 +286,7 @@ async def _call(ctx: DialerContext, request: events_pb2.DialRequest, events: Att
                 language=request.language,
                 tenant_display_name=request.tenant_display_name,
                 callback_number=request.callback_number,
+                recorded=request.record,
             )
     except PromptMissing:
         # tts is behind (too many personal prompts at once): end politely rather than hold silence.

@@ -29,6 +29,7 @@ from obzvon_dialer.asr_client import AsrClient
 from obzvon_dialer.dialog import OPT_OUT_KEY, CallCutOff, CalleeHungUp, CalleeOptedOut, CutOff, Reply
 from obzvon_dialer.prompts import PlatformSentence, PromptAudio, PromptMissing, Prompts
 from obzvon_dialer.settings import DialerSettings
+from obzvon_dialer.transfer import OperatorDesk
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +56,7 @@ class CallChannel:
         asr: AsrClient,
         settings: DialerSettings,
         on_opt_out: Callable[[], Awaitable[None]],
+        operators: OperatorDesk | None = None,
     ) -> None:
         self._call = call
         self._rtp = rtp
@@ -63,6 +65,9 @@ class CallChannel:
         self._asr = asr
         self._settings = settings
         self._on_opt_out = on_opt_out
+        self._operators = operators  # None: this channel cannot transfer (the dialog reports it failed)
+        # While bridged to an operator, the callee's audio goes to them, not to VAD and asr.
+        self._bridge_to: Callable[[bytes], None] | None = None
         # Keys other than an opt-out, for the question being asked (9 never lands here).
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._entering_digits = False  # inside a digits answer, 9 is a digit
@@ -151,7 +156,8 @@ class CallChannel:
     async def _watch_keys(self) -> None:
         while True:
             key = await self._rtp.dtmf.get()
-            if key == OPT_OUT_KEY and not self._entering_digits:
+            # Bridged, keys are for the operator's conversation: the robot no longer acts on them.
+            if key == OPT_OUT_KEY and not self._entering_digits and self._bridge_to is None:
                 self._interrupt(CalleeOptedOut())
             else:
                 self._keys.put_nowait(key)
@@ -186,6 +192,9 @@ class CallChannel:
     def _hear(self, frame: bytes) -> None:
         if self._frames_before is not None:
             self._frames_before(frame)
+        if self._bridge_to is not None:
+            self._bridge_to(frame)
+            return
         if self._asking or self._opted_out:
             self._detector.reset()
             return
@@ -362,10 +371,31 @@ class CallChannel:
             self._entering_digits = False
         return pressed
 
-    async def transfer(self, target_uri: str) -> bool:
-        # Bridging to an operator is not built yet: the dialog reports "transfer failed".
-        log.warning("transfer requested but not supported", extra={"target": target_uri})
-        return False
+    async def transfer(self, transfer: scripts_pb2.TransferNode, whisper: str) -> bool:
+        """Rings the operator (ringback meanwhile), then relays both legs until either hangs up (transfer.py).
+
+        While it rings, an opt-out, hangup or cut-off still stops it (the operator's INVITE is CANCELled).
+        Once bridged, the callee's hangup ends the transfer as answered; the max call length still applies
+        (CallCutOff, after the operator's leg is released).
+        """
+        if self._operators is None:
+            log.warning("transfer requested on a channel without an operator desk")
+            return False
+        desk = self._operators
+        leg = await self._guarded(desk.dial(transfer, whisper, self._rtp))
+        if leg is None:
+            return False
+        self._bridge_to = leg.rtp.relay
+        leg.rtp.on_frame = self._rtp.relay
+        try:
+            await desk.bridged(leg, self._interrupted)
+        finally:
+            self._bridge_to = None
+            leg.rtp.on_frame = None
+            await desk.release(leg)
+        if isinstance(self._ended, CallCutOff):
+            raise self._ended
+        return True
 
     async def opt_out(self) -> None:
         self._opted_out = True

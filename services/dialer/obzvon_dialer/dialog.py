@@ -69,7 +69,10 @@ class Channel(Protocol):
 
     async def ask(self, text: str, node: scripts_pb2.AskNode) -> Reply: ...
 
-    async def transfer(self, target_uri: str) -> bool: ...
+    async def transfer(self, transfer: scripts_pb2.TransferNode, whisper: str) -> bool:
+        """Dials the node's operator and bridges the callee to them; True once they answered (the call is
+        then over: either side hung up), False when they were busy or did not answer."""
+        ...
 
     async def opt_out(self) -> None:
         """Puts the number on the tenant's do-not-call list and confirms it to the callee."""
@@ -175,12 +178,14 @@ async def run_dialog(
     language: str,
     tenant_display_name: str,
     callback_number: str = "",
+    recorded: bool = False,
 ) -> Outcome:
     progress = Outcome()
-    opening = disclosure_text(language, tenant_display_name, callback_number=callback_number)
+    opening = disclosure_text(language, tenant_display_name, callback_number=callback_number, recorded=recorded)
     try:
         kind = await _walk(script, variables, channel, events, progress, language, opening)
-        if kind != OPTED_OUT:
+        # After a transfer the callee talked to a person: nothing is left for the robot to hear.
+        if kind not in (OPTED_OUT, CallOutcome.CALL_OUTCOME_TRANSFERRED):
             await channel.finish_listening()
     except CalleeOptedOut:
         await channel.opt_out()
@@ -229,8 +234,12 @@ async def _walk(
         elif kind == "transfer":
             if node.transfer.text:
                 await channel.say(render(node.transfer.text, variables))
-            answered = await channel.transfer(node.transfer.target_uri)
-            return CallOutcome.CALL_OUTCOME_TRANSFERRED if answered else CallOutcome.CALL_OUTCOME_TRANSFER_FAILED
+            whisper = render(node.transfer.whisper, variables) if node.transfer.whisper else ""
+            if await channel.transfer(node.transfer, whisper):
+                return CallOutcome.CALL_OUTCOME_TRANSFERRED
+            if not node.transfer.no_answer:
+                return CallOutcome.CALL_OUTCOME_TRANSFER_FAILED
+            node_id = node.transfer.no_answer  # nobody took the call: e.g. offer a callback
         else:  # hangup
             if node.hangup.text:
                 await channel.say(render(node.hangup.text, variables))

@@ -44,6 +44,9 @@ PROMPTS_LATE = Counter(
     "obzvon_dialer_prompts_late", "calls dialed before the prompts up to the first question were in the tts cache"
 )
 
+# call.place: a recorded call whose WAV could not be stored (the store down or refusing).
+RECORDINGS_LOST = Counter("obzvon_dialer_recordings_lost", "recorded calls whose recording could not be stored")
+
 
 def outcome_label(outcome: events_pb2.CallOutcome.ValueType) -> str:
     """The CallOutcome's name as a label value: CALL_OUTCOME_NO_ANSWER -> "no_answer" (a closed set)."""

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from obzvon.recordings import RecordingStoreSettings
 from obzvon.settings import CommonSettings
 from pydantic import Field
 
 
-class DialerSettings(CommonSettings):
+class DialerSettings(CommonSettings, RecordingStoreSettings):
     service_name: str = "dialer"
     # This instance's number (a StatefulSet ordinal on Kubernetes): asr.results partition it reads.
     ordinal: int = 0

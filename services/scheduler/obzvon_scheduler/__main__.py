@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from obzvon.bus import Consumer, Producer, ensure_topics
+from obzvon.recordings import open_store
 from obzvon.runtime import run_service
 from obzvon.topics import CALL_EVENTS
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc, tenants_pb2, tenants_pb2_grpc
@@ -22,6 +23,7 @@ from obzvon_scheduler.dispatcher import Dispatcher
 from obzvon_scheduler.dnc_api import DncApi
 from obzvon_scheduler.outcomes import OutcomeConsumer
 from obzvon_scheduler.ratelimit import RateLimitedAuthenticator, TenantRateLimiter
+from obzvon_scheduler.recordings import keep_sweeping
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store
 
@@ -47,9 +49,12 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             ("grpc.max_send_message_length", settings.grpc_max_send_bytes),
         ]
     )
-    tenants_pb2_grpc.add_TenantServiceServicer_to_server(TenantApi(store, auth), server)
+    recordings = await open_store(settings)
+    tenants_pb2_grpc.add_TenantServiceServicer_to_server(
+        TenantApi(store, auth, settings.max_recording_retention_days), server
+    )
     campaigns_pb2_grpc.add_CampaignServiceServicer_to_server(
-        CampaignApi(store, auth, control, settings, admission.audit), server
+        CampaignApi(store, auth, control, settings, admission.audit, recordings), server
     )
     dnc_pb2_grpc.add_DncServiceServicer_to_server(DncApi(admission.dnc, auth, settings.default_region), server)
     health_servicer = health.aio.HealthServicer()
@@ -68,7 +73,14 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
 
     dispatcher = Dispatcher(store, producer, control, admission, settings)
     outcomes = OutcomeConsumer(store, outcomes_consumer, settings, control)
-    tasks = [asyncio.create_task(dispatcher.run(stop)), asyncio.create_task(outcomes.run(stop))]
+    sweeping = keep_sweeping(
+        recordings, store, settings.max_recording_retention_days, settings.recording_sweep_interval_s, stop
+    )
+    tasks = [
+        asyncio.create_task(dispatcher.run(stop)),
+        asyncio.create_task(outcomes.run(stop)),
+        asyncio.create_task(sweeping),
+    ]
     try:
         await stop.wait()
     finally:
@@ -77,6 +89,7 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await outcomes_consumer.stop()
         await producer.stop()
+        await recordings.close()
         await redis.aclose()
 
 

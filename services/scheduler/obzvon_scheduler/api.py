@@ -22,12 +22,13 @@ from obzvon.auth import (
 from obzvon.compliance import AuditLog
 from obzvon.errors import MAX_LISTED_VIOLATIONS, FieldViolation, abort_invalid, quota_exceeded_status
 from obzvon.log import log_context
+from obzvon.recordings import RecordingKey, RecordingStore, contact_prefix, delete_prefix
 from obzvon.script import validate_script
 from obzvon.sip.trunk import apply_trunk_defaults, check_trunk, without_secrets
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
 from obzvon.voices import default_voice
 
-from obzvon_scheduler import validation
+from obzvon_scheduler import recordings, validation
 from obzvon_scheduler.campaigns import CampaignControl, SpamPauseHolds
 from obzvon_scheduler.imports import ContactUpload, StagedRow
 from obzvon_scheduler.settings import SchedulerSettings
@@ -45,16 +46,18 @@ def campaign_id_of(name: str) -> str:
 class TenantApi(tenants_pb2_grpc.TenantServiceServicer):
     """Tenants (admin key) and their API keys (the tenant's own key or the admin key)."""
 
-    def __init__(self, store: Store, auth: Authenticator) -> None:
+    def __init__(self, store: Store, auth: Authenticator, max_recording_retention_days: int = 365) -> None:
         self._store = store
         self._auth = auth
         self._keys = ApiKeys(store.redis)
+        self._max_recording_retention_days = max_recording_retention_days
 
     async def CreateTenant(
         self, request: tenants_pb2.CreateTenantRequest, context: Context
     ) -> tenants_pb2.CreateTenantResponse:
         await self._auth.admin(context)
         problems = validation.check_tenant(request.tenant_id, request.tenant)
+        problems += recordings.check_tenant_retention(request.tenant, self._max_recording_retention_days)
         if problems:
             await abort_invalid(context, problems)
         if await self._store.get_tenant(request.tenant_id) is not None:
@@ -136,8 +139,15 @@ def _api_key(info: ApiKeyInfo) -> tenants_pb2.ApiKey:
 
 class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
     def __init__(
-        self, store: Store, auth: Authenticator, control: CampaignControl, settings: SchedulerSettings, audit: AuditLog
+        self,
+        store: Store,
+        auth: Authenticator,
+        control: CampaignControl,
+        settings: SchedulerSettings,
+        audit: AuditLog,
+        recordings: RecordingStore | None = None,
     ) -> None:
+        self._recordings = recordings  # None: this scheduler serves no recordings (GetRecording NOT_FOUND)
         self._audit = audit
         self._store = store
         self._auth = auth
@@ -164,6 +174,8 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             assert tenant is not None
             # Off the event loop: a script at its size limit must not hold up other tenants' calls.
             problems = await asyncio.to_thread(validation.check_campaign, request.campaign_id, request.campaign, tenant)
+            max_days = self._settings.max_recording_retention_days
+            problems += recordings.check_recording(request.campaign, tenant, max_days)
             if problems:
                 await abort_invalid(context, problems)
             if await self._store.get_campaign(tenant_id, request.campaign_id) is not None:
@@ -367,6 +379,45 @@ class CampaignApi(campaigns_pb2_grpc.CampaignServiceServicer):
             )
             decision.time.FromDatetime(r.at)
         return out
+
+    async def GetRecording(
+        self, request: campaigns_pb2.GetRecordingRequest, context: Context
+    ) -> campaigns_pb2.GetRecordingResponse:
+        tenant_id = await self._auth.tenant(context)
+        campaign = await self._campaign(tenant_id, request.campaign, context)
+        what = f"recording of attempt {request.attempt_id!r}"
+        try:
+            # Built from the caller's own tenant: another tenant's recording cannot be named at all.
+            key = RecordingKey(tenant_id, campaign_id_of(campaign.name), request.contact_id, request.attempt_id).key
+        except ValueError:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{what} not found")
+        if self._recordings is None or not await self._recordings.exists(key):
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{what} not found")
+        assert self._recordings is not None
+        access = await self._recordings.access(key, self._settings.recordings_url_ttl_s)
+        if len(access.audio) > self._settings.grpc_max_send_bytes - 4096:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{what} is too long to send in a reply from a folder store: configure an S3 store",
+            )
+        response = campaigns_pb2.GetRecordingResponse(key=key, url=access.url, audio=access.audio)
+        if access.expires is not None:
+            response.expire_time.FromDatetime(access.expires)
+        return response
+
+    async def DeleteContactData(
+        self, request: campaigns_pb2.DeleteContactDataRequest, context: Context
+    ) -> campaigns_pb2.DeleteContactDataResponse:
+        tenant_id = await self._auth.tenant(context)
+        campaign = await self._campaign(tenant_id, request.campaign, context)
+        cid = campaign_id_of(campaign.name)
+        if await self._store.get_contact(tenant_id, cid, request.contact_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.contact_id!r} not found")
+        deleted = 0
+        if self._recordings is not None:
+            deleted = await delete_prefix(self._recordings, contact_prefix(tenant_id, cid, request.contact_id))
+        log.info("contact data deleted", extra={"tenant_id": tenant_id, "campaign_id": cid, "recordings": deleted})
+        return campaigns_pb2.DeleteContactDataResponse(recordings_deleted=deleted)
 
 
 async def _page_offset(token: str, context: Context) -> int:

@@ -190,7 +190,12 @@ class CampaignControl:
     async def prerender_static_prompts(self, campaign: campaigns_pb2.Campaign, tenant_display_name: str) -> None:
         """Asks tts for every prompt without contact variables now, so no callee waits for rendering."""
         texts = [
-            disclosure_text(campaign.language, tenant_display_name, callback_number=campaign.callback_number),
+            disclosure_text(
+                campaign.language,
+                tenant_display_name,
+                callback_number=campaign.callback_number,
+                recorded=campaign.recording.enabled,
+            ),
             spoken(OPT_OUT_CONFIRMATION, campaign.language),
         ]
         if any(n.ask.confirm_below for n in campaign.script.nodes.values()):

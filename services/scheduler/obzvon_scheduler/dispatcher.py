@@ -146,6 +146,7 @@ class Dispatcher:
             voice=campaign.voice,
             trunk=dial_trunk(campaign.trunk),
             callback_number=campaign.callback_number,
+            record=campaign.recording.enabled,
             tenant_display_name=tenant.display_name,
             compliance_profile=campaign.compliance_profile,
             debtor_key=contact.debtor_key or contact.phone_number,

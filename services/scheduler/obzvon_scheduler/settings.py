@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from obzvon.recordings import RecordingStoreSettings
 from obzvon.settings import CommonSettings
 from pydantic import Field
 
 
-class SchedulerSettings(CommonSettings):
+class SchedulerSettings(CommonSettings, RecordingStoreSettings):
     service_name: str = "scheduler"
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
@@ -49,3 +50,7 @@ class SchedulerSettings(CommonSettings):
     # is far above what an integrator or the test suites need and far below what stalls the API.
     api_rate_per_s: float = 50.0
     api_burst: int = 200
+    # Recordings: the longest retention a tenant may allow (its max_recording_retention_days, when set,
+    # is capped by this), and how often the sweep deletes the ones past their campaign's retention.
+    max_recording_retention_days: int = Field(default=365, ge=1)
+    recording_sweep_interval_s: float = Field(default=3600.0, gt=0)

@@ -13,12 +13,13 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from aiosipua.headers import parse_uri
-from obzvon.media import MediaClock, RtpSession
+from obzvon.media import FRAME_BYTES, SAMPLE_RATE, MediaClock, RtpSession
 from obzvon.media.g711 import rms
 from obzvon.media.vad import UtteranceDetector, VadEventKind
 from obzvon.sip import IncomingCall, SipUas
 
 from obzvon_phonesim import voices
+from obzvon_phonesim.operator import OperatorPersona, act_operator
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ ANSWERING = ("yes", "no", "optout", "silence", "hangup_early", *KEYPRESSES)
 BEHAVIOURS = (*ANSWERING, "busy", "no_answer", "unreachable", "decline")
 REJECT_CODES = {"busy": 486, "unreachable": 480, "decline": 603}
 VOICED_RMS = 300
+DTMF_TONE_S = 0.1  # RtpSession.send_dtmf: each digit's event lasts 100 ms
 
 
 def parse_mix(spec: str | Mapping[str, float]) -> dict[str, float]:
@@ -104,6 +106,7 @@ class PhoneSimulator:
         max_call_s: float = 60.0,
         voice_cache: Path | None = None,
         clock: MediaClock | None = None,
+        operators: Mapping[str, OperatorPersona] | None = None,
     ) -> None:
         if host != "127.0.0.1":
             raise ValueError("the phone simulator only listens on 127.0.0.1")
@@ -122,6 +125,7 @@ class PhoneSimulator:
         self.end_silence_ms = end_silence_ms
         self.max_call_s = max_call_s
         self.voice_cache = voice_cache
+        self.operators = dict(operators or {})  # extension -> persona (operator.py): a transfer's far end
         self._truth = GroundTruth(ground_truth)
         self._own_clock = clock is None
         self.clock = clock or MediaClock()
@@ -176,6 +180,10 @@ class PhoneSimulator:
         return next(reversed(self.mix))
 
     async def _handle(self, call: IncomingCall) -> None:
+        if call.to_user in self.operators:
+            operator_call = await act_operator(call, self.operators[call.to_user], self.clock, self.host)
+            self._truth.write({"event": "operator_call", "call_id": call.call_id, **operator_call, "ts": time.time()})
+            return
         behaviour = self.choose(call.to_user)
         record: dict[str, Any] = {
             "event": "invite",
@@ -235,6 +243,9 @@ class PhoneSimulator:
             rtp.connect(call.remote_rtp, call.payload_type, call.dtmf_payload_type)
             await self._converse(call, rtp, heard, behaviour, outcome)
             record["heard_robot_ms"] = heard.voiced_ms
+            # The turn latency the callee lives through: from the end of its reply (the last frame
+            # of «да», or the end of the key's tone) to the robot's next speech; None without both.
+            outcome["robot_audio_after_reply_ms"] = heard.robot_audio_after_reply_ms
         finally:
             await rtp.close()
 
@@ -267,14 +278,19 @@ class PhoneSimulator:
                 outcome["ended_by"] = "robot"
                 return
             if heard.turn_over.is_set() and behaviour in KEYPRESSES:
-                rtp.send_dtmf(KEYPRESSES[behaviour])
+                digits = KEYPRESSES[behaviour]
+                rtp.send_dtmf(digits)
                 outcome["replied"] = True
+                heard.reply_ended(time.monotonic() + DTMF_TONE_S * len(digits))
             elif heard.turn_over.is_set():
                 play = asyncio.ensure_future(rtp.play(self._replies[behaviour]))
                 bye = asyncio.ensure_future(call.remote_hangup.wait())
                 await asyncio.wait({play, bye}, return_when=asyncio.FIRST_COMPLETED)
                 bye.cancel()
                 outcome["replied"] = play.done() and play.result()
+                if outcome["replied"]:
+                    # The callee stopped speaking at its last voiced frame, not at the file's quiet tail.
+                    heard.reply_ended(time.monotonic() - _quiet_tail_s(self._replies[behaviour]))
                 if not play.done():
                     rtp.stop_playback()
                     await play
@@ -283,6 +299,17 @@ class PhoneSimulator:
         else:
             outcome["ended_by"] = "phone"
             await call.hangup()
+
+
+def _quiet_tail_s(pcm16: bytes) -> float:
+    """How long the audio ends in frames below the voiced level (a rendered reply's trailing pause)."""
+    frames = [pcm16[i : i + FRAME_BYTES] for i in range(0, len(pcm16), FRAME_BYTES)]
+    quiet = 0
+    for frame in reversed(frames):
+        if rms(frame) >= VOICED_RMS:
+            break
+        quiet += 1
+    return quiet * FRAME_BYTES / 2 / SAMPLE_RATE
 
 
 class _Ear:
@@ -296,14 +323,29 @@ class _Ear:
         )
         self.voiced_frames = 0
         self.turn_over = asyncio.Event()
+        self._reply_ended_at: float | None = None  # time.monotonic()
+        self._robot_spoke_again_at: float | None = None
 
     @property
     def voiced_ms(self) -> int:
         return self.voiced_frames * 20
 
+    @property
+    def robot_audio_after_reply_ms(self) -> int | None:
+        if self._reply_ended_at is None or self._robot_spoke_again_at is None:
+            return None
+        return round((self._robot_spoke_again_at - self._reply_ended_at) * 1000)
+
+    def reply_ended(self, at: float) -> None:
+        """The callee finished its reply at `at` (monotonic); the robot's next speech after it is timed."""
+        self._reply_ended_at = at
+
     def feed(self, frame: bytes) -> None:
         if rms(frame) >= VOICED_RMS:
             self.voiced_frames += 1
+            now = time.monotonic()
+            if self._reply_ended_at is not None and self._robot_spoke_again_at is None and now >= self._reply_ended_at:
+                self._robot_spoke_again_at = now
         ev = self._det.feed(frame)
         if ev is not None and ev.kind is VadEventKind.UTTERANCE_END:
             self.turn_over.set()

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from obzvon.script import load_script_yaml
 from obzvon.v1 import (
     campaigns_pb2,
     campaigns_pb2_grpc,
+    events_pb2,
     reports_pb2,
     reports_pb2_grpc,
     tenants_pb2,
@@ -213,14 +213,94 @@ def cmd_campaign_get(args: argparse.Namespace) -> object:
 
 def cmd_report(args: argparse.Namespace) -> object:
     stub = reports_pb2_grpc.ReportingServiceStub(reporting())
-    while True:
+    campaign = f"campaigns/{args.id}"
+    if args.watch is None:
         report = stub.GetCampaignReport(
-            reports_pb2.GetCampaignReportRequest(campaign=f"campaigns/{args.id}"), metadata=_metadata()
+            reports_pb2.GetCampaignReportRequest(campaign=campaign), metadata=_metadata()
         ).report
-        if not args.watch:
-            return MessageToDict(report, always_print_fields_with_no_presence=True)
-        print(json.dumps(MessageToDict(report, always_print_fields_with_no_presence=True), ensure_ascii=False))
-        time.sleep(args.watch)
+        return MessageToDict(report, always_print_fields_with_no_presence=True)
+    # The server pushes each change (within 2 s); a terminal is redrawn, a pipe gets one block per change.
+    redraw = sys.stdout.isatty()
+    for update in stub.WatchCampaignReport(
+        reports_pb2.WatchCampaignReportRequest(campaign=campaign), metadata=_metadata()
+    ):
+        print(("\x1b[H\x1b[2J" if redraw else "") + render_report(update.report), flush=True)
+    return None
+
+
+def render_report(report: reports_pb2.CampaignReport, width: int = 40) -> str:
+    """A campaign's progress, totals and funnel per script node, for people."""
+    done = max(report.contacts - report.contacts_waiting, 0)
+    share = done / report.contacts if report.contacts else 0.0
+    bar = "#" * round(share * width) + "." * (width - round(share * width))
+    lines = [
+        f"{report.campaign}  [{bar}] {done}/{report.contacts} contacts ({share:.0%})",
+        f"attempts {report.attempts}  answered {report.answered}  completed {report.completed}  "
+        f"failed {report.failed}  blocked {report.blocked}  opted out {report.opted_out}  "
+        f"program errors {report.program_errors}",
+        f"ring p50 {report.ring.p50_ms / 1000:.1f}s p95 {report.ring.p95_ms / 1000:.1f}s   "
+        f"talk p50 {report.talk.p50_ms / 1000:.1f}s p95 {report.talk.p95_ms / 1000:.1f}s   "
+        f"asr confidence {report.asr_confidence.mean:.2f} (n={report.asr_confidence.count})",
+    ]
+    if report.outcome_counts:
+        lines.append(
+            "outcomes: "
+            + ", ".join(
+                f"{k.removeprefix('CALL_OUTCOME_').lower()} {v}" for k, v in sorted(report.outcome_counts.items())
+            )
+        )
+    if report.tags:
+        lines.append("tags: " + ", ".join(f"{k} {v}" for k, v in sorted(report.tags.items())))
+    if report.funnel:
+        lines.append(f"{'node':<20} {'entered':>8} {'no input':>9} {'no match':>9} {'hung up':>8}  answers")
+        for n in report.funnel:
+            answers = ", ".join(f"{k} {v}" for k, v in sorted(n.answers.items()))
+            lines.append(
+                f"{n.node or '(opening)':<20} {n.entered:>8} {n.no_input:>9} {n.no_match:>9} {n.hung_up:>8}  {answers}"
+            )
+    return "\n".join(lines)
+
+
+def _call_filter(args: argparse.Namespace) -> reports_pb2.CallRecordFilter:
+    f = reports_pb2.CallRecordFilter(node=args.node, tag=args.tag)
+    if args.outcome:
+        name = args.outcome.upper()
+        name = name if name.startswith("CALL_OUTCOME_") else f"CALL_OUTCOME_{name}"
+        if name not in events_pb2.CallOutcome.keys():
+            raise CliError(f"unknown outcome {args.outcome!r} (e.g. completed, busy, callee_hung_up)")
+        f.outcome = events_pb2.CallOutcome.Value(name)
+    for field, value in (("start_time", args.since), ("end_time", args.until)):
+        if value:
+            try:
+                getattr(f, field).FromJsonString(value)
+            except ValueError:
+                raise CliError(f"{value!r}: expected an RFC 3339 time, e.g. 2026-12-04T09:00:00Z") from None
+    return f
+
+
+def cmd_calls_list(args: argparse.Namespace) -> object:
+    stub = reports_pb2_grpc.ReportingServiceStub(reporting())
+    response = stub.ListCallRecords(
+        reports_pb2.ListCallRecordsRequest(
+            campaign=f"campaigns/{args.id}",
+            filter=_call_filter(args),
+            page_size=args.page_size,
+            page_token=args.page_token,
+        ),
+        metadata=_metadata(),
+    )
+    return MessageToDict(response)
+
+
+def cmd_calls_export(args: argparse.Namespace) -> object:
+    stub = reports_pb2_grpc.ReportingServiceStub(reporting())
+    for chunk in stub.ExportCallRecords(
+        reports_pb2.ExportCallRecordsRequest(campaign=f"campaigns/{args.id}", filter=_call_filter(args)),
+        metadata=_metadata(),
+    ):
+        sys.stdout.write(chunk.csv)
+    sys.stdout.flush()
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,8 +368,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="a campaign's report")
     r.add_argument("id")
-    r.add_argument("--watch", type=float, default=0.0, help="print every N seconds")
+    # The value (seconds) is accepted for older scripts; the server pushes every change.
+    r.add_argument("--watch", nargs="?", type=float, const=0.0, default=None, help="show live progress and the funnel")
     r.set_defaults(func=cmd_report)
+
+    calls = sub.add_parser("calls", help="a campaign's call records").add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("list", cmd_calls_list, "one page of call records as JSON"),
+        ("export", cmd_calls_export, "every call record as CSV on stdout (one column per script result field)"),
+    ):
+        cl = calls.add_parser(name, help=text)
+        cl.add_argument("id")
+        cl.add_argument("--outcome", default="", help="e.g. completed, busy, callee_hung_up")
+        cl.add_argument("--node", default="", help="calls whose path went through this node")
+        cl.add_argument("--tag", default="")
+        cl.add_argument("--since", default="", help="RFC 3339 time, calls started at or after it")
+        cl.add_argument("--until", default="", help="RFC 3339 time, calls started before it")
+        if name == "list":
+            cl.add_argument("--page-size", type=int, default=50)
+            cl.add_argument("--page-token", default="")
+        cl.set_defaults(func=func)
     return p
 
 
@@ -303,4 +401,5 @@ def main(argv: list[str] | None = None) -> None:
     except grpc.RpcError as e:
         print(f"obzvon: {_explain(e)}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+    if result is not None:  # commands that stream (report --watch, calls export) wrote their output
+        print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -2,18 +2,23 @@
 
 A tenant and a campaign of N contacts with a say-then-ask script are created over the public gRPC
 API, the campaign is started, and the report is read back over gRPC and compared with the phone
-simulator's ground truth (what it was actually asked and what it actually said).
+simulator's ground truth (what it was actually asked and what it actually said): the totals, and per
+contact the call record on call.events (obzvon_phonesim.compare, the comparison the benchmarks and
+end-to-end tests share).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+from obzvon_phonesim import compare
 
 from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
@@ -40,14 +45,8 @@ class GroundTruth:
 
 
 def read_ground_truth(path: Path, numbers: set[str]) -> GroundTruth:
-    invites: dict[str, dict[str, Any]] = {}
-    ends: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        record = json.loads(line)
-        if record.get("to_number", "").lstrip("+") not in numbers:
-            continue
-        (invites if record["event"] == "invite" else ends)[record["call_id"]] = record
-    calls = [{**invites[c], **ends.get(c, {})} for c in invites]
+    records = (json.loads(line) for line in (path.read_text().splitlines() if path.exists() else []))
+    calls = compare.phone_calls(r for r in records if r.get("to_number", "").lstrip("+") in numbers)
     answered = [c for c in calls if c.get("answered")]
     # A spoken «да» or a press of 1 (the keypad's yes) both count as yes.
     yes = [c for c in answered if c.get("behaviour") in ("yes", "press1") and c.get("replied") is True]
@@ -101,26 +100,38 @@ class ApiClient:
             metadata=self.key,
         )
 
-    def import_contacts(self, campaign_id: str, numbers: list[str]) -> campaigns_pb2.ImportContactsResponse:
-        request = campaigns_pb2.ImportContactsRequest(
-            campaign=f"campaigns/{campaign_id}",
-            contacts=[
-                campaigns_pb2.Contact(
-                    contact_id=f"patient-{i + 1}",
-                    phone_number=n,
-                    variables={"name": f"пациент {i + 1}", "time": "10:30"},
+    def import_contacts(
+        self, campaign_id: str, numbers: list[str], variables: Sequence[dict[str, str]] | None = None
+    ) -> campaigns_pb2.ImportContactsResponse:
+        """One upload, streamed in chunks; each contact's script variables (the demo's: name and time)."""
+
+        def chunks(size: int = 500) -> Iterator[campaigns_pb2.ImportContactsRequest]:
+            for start in range(0, len(numbers), size):
+                yield campaigns_pb2.ImportContactsRequest(
+                    campaign=f"campaigns/{campaign_id}",
+                    contacts=[
+                        campaigns_pb2.Contact(
+                            contact_id=f"patient-{i + 1}",
+                            phone_number=numbers[i],
+                            variables=(
+                                variables[i] if variables is not None else {"name": f"пациент {i + 1}", "time": "10:30"}
+                            ),
+                        )
+                        for i in range(start, min(start + size, len(numbers)))
+                    ],
                 )
-                for i, n in enumerate(numbers)
-            ],
-        )
-        response: campaigns_pb2.ImportContactsResponse = self.campaigns.ImportContacts(
-            iter([request]), metadata=self.key
-        )
+
+        response: campaigns_pb2.ImportContactsResponse = self.campaigns.ImportContacts(chunks(), metadata=self.key)
         return response
 
     def start(self, campaign_id: str) -> None:
         self.campaigns.StartCampaign(
             campaigns_pb2.StartCampaignRequest(name=f"campaigns/{campaign_id}"), metadata=self.key
+        )
+
+    def pause(self, campaign_id: str, reason: str) -> None:
+        self.campaigns.PauseCampaign(
+            campaigns_pb2.PauseCampaignRequest(name=f"campaigns/{campaign_id}", reason=reason), metadata=self.key
         )
 
     def report(self, campaign_id: str) -> reports_pb2.CampaignReport:
@@ -184,6 +195,15 @@ def run_campaign(
         api.close()
 
     truth = read_ground_truth(ground_truth, {n.lstrip("+") for n in numbers})
+    # Per contact: the call record on call.events against what each phone did (a report can total
+    # right while two contacts' answers are swapped).
+    events = asyncio.run(
+        compare.read_call_events(
+            kafka_bootstrap(stack), stack.topic_prefix, tenant_id=tenant_id, campaign_id=campaign_id
+        )
+    )
+    per_contact = compare.compare(events, truth.calls, numbers=numbers)
+    totals_match = (report.attempts, report.answered, report.yes) == (truth.attempts, truth.answered, truth.yes)
     return {
         "report": {
             "attempts": report.attempts,
@@ -198,6 +218,11 @@ def run_campaign(
         },
         "ground_truth": {"attempts": truth.attempts, "answered": truth.answered, "yes": truth.yes},
         "contact_statuses": statuses,
-        "matches_ground_truth": (report.attempts, report.answered, report.yes)
-        == (truth.attempts, truth.answered, truth.yes),
+        "comparison": per_contact.as_dict(),
+        "matches_ground_truth": totals_match and per_contact.matches_ground_truth,
     }
+
+
+def kafka_bootstrap(stack: DevStack) -> str:
+    """The Kafka the stack's services use (OBZVON_KAFKA_BOOTSTRAP, as their settings read it)."""
+    return stack.env("scheduler").get("OBZVON_KAFKA_BOOTSTRAP", "127.0.0.1:9092")

@@ -42,6 +42,7 @@ class DevStack:
     scheduler_port: int = field(default_factory=free_port)
     reporting_port: int = field(default_factory=free_port)
     reporting_web_port: int = field(default_factory=free_port)
+    dashboard_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Each process's Prometheus endpoint (OBZVON_METRICS_PORT), by process name ("dialer", "dialer-2");
@@ -55,6 +56,10 @@ class DevStack:
     @property
     def reporting_addr(self) -> str:
         return f"127.0.0.1:{self.reporting_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}/"
 
     def metrics_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
@@ -79,6 +84,7 @@ class DevStack:
             "OBZVON_ADMIN_API_KEY": self.admin_api_key,
             "OBZVON_GRPC_PORT": str(self.scheduler_port if service == "scheduler" else self.reporting_port),
             "OBZVON_WEB_PORT": str(self.reporting_web_port),
+            "OBZVON_DASHBOARD_PORT": str(self.dashboard_port),
             "OBZVON_DATA_DIR": str(self.workdir / "reporting-data"),
             "PYTHONUNBUFFERED": "1",
             "OBZVON_METRICS_PORT": str(metrics_port),

@@ -97,6 +97,16 @@ def report_view(tenant_id: str, campaign_id: str) -> str:
     return f"report:{tenant_id}/{campaign_id}"
 
 
+def call_record(tenant_id: str, campaign_id: str, attempt_id: str) -> str:
+    """Hash sequence -> CallEvent bytes of one attempt: its call record (reporting records.py)."""
+    return f"callrec:{tenant_id}/{campaign_id}:{attempt_id}"
+
+
+def call_records(tenant_id: str, campaign_id: str) -> str:
+    """Sorted set of the campaign's attempt ids by their first event's time (reporting records.py)."""
+    return f"callrecs:{tenant_id}/{campaign_id}"
+
+
 def answered_at(attempt_id: str) -> str:
     return f"answered:{attempt_id}"
 

@@ -6,6 +6,7 @@ may be walked at all: every reference resolves, every node is reachable, every p
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 
@@ -62,15 +63,25 @@ def spoken(sentences: Mapping[str, str], language: str) -> str:
     return sentences.get(language, sentences["en"])
 
 
-def disclosure_text(language: str, tenant_display_name: str, *, callback_number: str) -> str:
+# Appended to the disclosure of a campaign that records its calls: the callee is told before speaking.
+RECORDED = {
+    "ru": "Разговор записывается.",
+    "en": "This call is recorded.",
+}
+
+
+def disclosure_text(language: str, tenant_display_name: str, *, callback_number: str, recorded: bool = False) -> str:
     """The opening every call starts with; added by the dialer, so no script can remove or reorder it.
 
     The one text function for the scheduler's prerender and the dialer: both pass the campaign's
-    callback number (E.164), so the audio rendered at campaign start is the audio the dialer asks for.
+    callback number (E.164) and recording flag, so the audio rendered at campaign start is the audio
+    the dialer asks for.
     """
     text = spoken(DISCLOSURE, language).format(tenant=tenant_display_name)
     if callback_number:
         text += " " + spoken(CALLBACK, language).format(number=spoken_phone_number(callback_number))
+    if recorded:
+        text += " " + spoken(RECORDED, language)
     return text
 
 
@@ -101,6 +112,8 @@ def script_variables(script: scripts_pb2.Script) -> set[str]:
     out: set[str] = set()
     for node in script.nodes.values():
         out |= variables_in(node_text(node))
+        if node_kind(node) == "transfer":
+            out |= variables_in(node.transfer.whisper)
     return out
 
 
@@ -117,8 +130,10 @@ def successors(node: scripts_pb2.ScriptNode) -> list[str]:
     kind = node_kind(node)
     if kind == "ask":
         return list(node.ask.on.values())
-    if kind in ("say", "transfer"):
+    if kind == "say":
         return [node.next] if node.next else []
+    if kind == "transfer":
+        return [node.transfer.no_answer] if node.transfer.no_answer else []
     return []
 
 
@@ -162,13 +177,13 @@ def validate_script(
                 FieldViolation(f"{where}.{kind}.text", f"at most {limits.max_text_chars} characters are spoken")
             )
         problems.extend(_check_labels(node, where, limits))
-        if kind in ("say", "transfer"):
+        if kind == "say":
             if not node.next:
-                problems.append(FieldViolation(f"{where}.next", f"a {kind} node needs a next node"))
+                problems.append(FieldViolation(f"{where}.next", "a say node needs a next node"))
             elif node.next not in nodes:
                 problems.append(FieldViolation(f"{where}.next", f'unknown node "{_cut(node.next)}"'))
-        if kind == "transfer" and not node.transfer.target_uri.startswith("sip:"):
-            problems.append(FieldViolation(f"{where}.transfer.target_uri", "must be a sip: URI"))
+        if kind == "transfer":
+            problems.extend(_validate_transfer(node, where, nodes, limits))
         if kind == "ask":
             problems.extend(_validate_ask(node.ask, where, limits))
 
@@ -193,8 +208,46 @@ def _check_labels(node: scripts_pb2.ScriptNode, where: str, limits: ScriptLimits
         problems.append(
             FieldViolation(f"{where}.set", f"names and values of at most {limits.max_name_chars} characters")
         )
-    if node_kind(node) == "transfer" and len(node.transfer.target_uri) > limits.max_name_chars:
-        problems.append(FieldViolation(f"{where}.transfer.target_uri", f"at most {limits.max_name_chars} characters"))
+    return problems
+
+
+# An operator extension is the user part of a Request-URI on the campaign's trunk: a name that starts
+# with a letter, or a short PBX extension. Never URI syntax ('@', ';', '?', ':' would reach another
+# host or add parameters), and never a phone number or an emergency/service code (1 to 3 digits:
+# 112, 911, 01-04, 101-104), which the trunk would route to the public network.
+OPERATOR_EXTENSION_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9._-]{0,31}|[0-9]{4,6})$")
+MAX_OPERATOR_RING_S = 60
+DEFAULT_OPERATOR_RING_S = 20
+
+
+def _validate_transfer(
+    node: scripts_pb2.ScriptNode, where: str, nodes: Mapping[str, scripts_pb2.ScriptNode], limits: ScriptLimits
+) -> list[FieldViolation]:
+    transfer = node.transfer
+    problems: list[FieldViolation] = []
+    if not OPERATOR_EXTENSION_RE.match(transfer.operator):
+        problems.append(
+            FieldViolation(
+                f"{where}.transfer.operator",
+                "an operator extension dialled on the campaign's trunk: a name of letters, digits, '.', '_', '-'"
+                " starting with a letter (at most 32), or 4 to 6 digits; no SIP URI, host or phone number",
+            )
+        )
+    if node.next:
+        problems.append(
+            FieldViolation(
+                f"{where}.next",
+                "a transfer node ends the call when the operator answers; name transfer.no_answer for when nobody does",
+            )
+        )
+    if transfer.no_answer and transfer.no_answer not in nodes:
+        problems.append(FieldViolation(f"{where}.transfer.no_answer", f'unknown node "{_cut(transfer.no_answer)}"'))
+    if not 0 <= transfer.ring_timeout_seconds <= MAX_OPERATOR_RING_S:
+        problems.append(
+            FieldViolation(f"{where}.transfer.ring_timeout_seconds", f"from 0 (default) to {MAX_OPERATOR_RING_S}")
+        )
+    if len(transfer.whisper) > limits.max_text_chars:
+        problems.append(FieldViolation(f"{where}.transfer.whisper", f"at most {limits.max_text_chars} characters"))
     return problems
 
 
@@ -270,7 +323,9 @@ def _validate_graph(script: scripts_pb2.Script, field: str) -> list[FieldViolati
     can_end = {
         nid
         for nid, n in nodes.items()
-        if node_kind(n) == "hangup" or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
+        # A transfer ends the call once the operator answers (its no_answer branch is the other way on).
+        if node_kind(n) in ("hangup", "transfer")
+        or (node_kind(n) == "ask" and not all(b in n.ask.on for b in FALLBACK_BRANCHES))
     }
     frontier = list(can_end)
     while frontier:
@@ -295,6 +350,9 @@ _NODE_KEYS = {
     "choices",
     "confirm_below",
     "transfer",
+    "no_answer",
+    "ring_timeout",
+    "whisper",
     "hangup",
     "next",
     "tag",
@@ -343,7 +401,13 @@ def script_from_mapping(data: object, field: str = "script") -> scripts_pb2.Scri
             )
         elif "transfer" in spec:
             node.transfer.CopyFrom(
-                scripts_pb2.TransferNode(text=str(spec.get("say", "")), target_uri=str(spec["transfer"]))
+                scripts_pb2.TransferNode(
+                    text=str(spec.get("say", "")),
+                    operator=str(spec["transfer"]),
+                    no_answer=str(spec.get("no_answer", "")),
+                    ring_timeout_seconds=int(_number(spec, "ring_timeout", where, problems)),
+                    whisper=str(spec.get("whisper", "")),
+                )
             )
         elif "hangup" in spec:
             last = spec["hangup"] if isinstance(spec["hangup"], str) else spec.get("say", "")

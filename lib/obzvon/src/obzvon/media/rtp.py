@@ -13,7 +13,7 @@ import logging
 import random
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc.rtp import RtpPacket
 
@@ -38,6 +38,15 @@ def parse_telephone_event(payload: bytes) -> tuple[str, bool, int] | None:
 
 def build_telephone_event(digit: str, *, end: bool, duration: int, volume: int = 10) -> bytes:
     return struct.pack("!BBH", DTMF_EVENTS.index(digit.upper()), (0x80 if end else 0) | volume, duration)
+
+
+class MediaTap(Protocol):
+    """Sees each call's audio both ways, as G.711 payloads stamped with the media clock's tick (a call
+    recorder). Called on the media path: it must only append bytes."""
+
+    def received(self, tick: int, payload: bytes, payload_type: int) -> None: ...
+
+    def sent(self, tick: int, payload: bytes, payload_type: int) -> None: ...
 
 
 class _Play:
@@ -92,6 +101,7 @@ class RtpSession:
         self.payload_type = g711.PT_PCMU
         self.dtmf_payload_type = DEFAULT_DTMF_PT
         self.on_frame: Callable[[bytes], None] | None = None
+        self.tap: MediaTap | None = None  # a call recorder, when the campaign records
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self._ssrc = random.getrandbits(32)
         self._seq = random.getrandbits(16)
@@ -160,6 +170,18 @@ class RtpSession:
         self._plays.append(_Play(audio, encoded_as, fut))
         return await fut
 
+    def relay(self, frame: bytes, *, max_queued: int = 8) -> None:
+        """Queues a 20 ms PCM16 frame heard on another call leg (a bridge), with nobody awaiting it.
+
+        The two legs' senders run on their own clocks; past `max_queued` frames (160 ms) the oldest
+        are dropped, so a faster far end cannot build up delay in the bridge.
+        """
+        if self._closed:
+            return
+        while len(self._plays) >= max_queued:
+            self._plays.popleft().future.cancel()
+        self._plays.append(_Play(frame, None, asyncio.get_running_loop().create_future()))
+
     def stop_playback(self) -> None:
         """Barge-in: drop everything queued; pending play() calls return False."""
         while self._plays:
@@ -200,13 +222,16 @@ class RtpSession:
         self._transport.sendto(pkt.serialize(), self.remote)
         self.packets_sent += 1
 
-    def _on_tick(self, _n: int) -> None:
+    def _on_tick(self, n: int) -> None:
         if self.remote is None or self._closed:
             return
         if self._dtmf_sending is not None or (self._dtmf_out and self.dtmf_payload_type >= 0):
             self._tick_dtmf()
             return
-        self._send(self.payload_type, self._next_payload(), self._ts, self._marker)
+        payload = self._next_payload()
+        if self.tap is not None and payload is not g711.SILENCE_ENCODED[self.payload_type]:
+            self.tap.sent(n, payload, self.payload_type)  # silence is the recorder's gap filling
+        self._send(self.payload_type, payload, self._ts, self._marker)
         self._marker = False
         self._ts += g711.FRAME_SAMPLES
 
@@ -284,6 +309,8 @@ class RtpSession:
         pt = pkt.payload_type
         self.rx_payload_types.add(pt)
         if pt in g711.CODEC_NAMES:
+            if self.tap is not None:
+                self.tap.received(self.clock.ticks, pkt.payload, pt)
             self._rx_buf += g711.decode(pkt.payload, pt)
             while len(self._rx_buf) >= g711.FRAME_BYTES:
                 frame = bytes(self._rx_buf[: g711.FRAME_BYTES])
