@@ -23,7 +23,7 @@ test: stack
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy lib/obzvon/src services tools/phonesim tools/train_intent_head.py
+	.venv/bin/mypy lib/obzvon/src services tools/phonesim tools/devstack tools/train_intent_head.py
 
 proto: setup
 	tools/genproto.sh

@@ -34,9 +34,9 @@ from typing import Any
 
 import redis
 from obzvon import keys
-from obzvon.demo import ApiClient, kafka_bootstrap
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.v1 import events_pb2
+from obzvon_devstack.demo import ApiClient, kafka_bootstrap
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon_phonesim import compare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-from obzvon.devstack import DevStack, wait_healthy
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, wait_healthy
 
 
 def peak_rss_mib(pid: int) -> float:

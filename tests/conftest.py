@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from obzvon.devstack import DevStack
 from obzvon.recordings import RecordingStoreSettings
 from obzvon.settings import CommonSettings
+from obzvon_devstack.devstack import DevStack
 
 KAFKA = ("127.0.0.1", 9092)
 REDIS = ("127.0.0.1", 6379)

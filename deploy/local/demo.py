@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from obzvon.demo import run_campaign
-from obzvon.devstack import DevStack, free_port, start_phonesim, stop_process
+from obzvon_devstack.demo import run_campaign
+from obzvon_devstack.devstack import DevStack, free_port, start_phonesim, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import uuid
 import grpc
 import pytest
 import redis
-from obzvon.devstack import DevStack, bin_path
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, bin_path
 
 Metadata = list[tuple[str, str]]
 

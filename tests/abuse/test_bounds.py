@@ -9,10 +9,10 @@ from typing import Any
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.errors import field_violations
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, scripts_pb2, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 Metadata = list[tuple[str, str]]
 NewTenant = Callable[[], Metadata]

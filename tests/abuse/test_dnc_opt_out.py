@@ -13,8 +13,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from obzvon.compliance import RedisDncRegistry
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.v1 import dnc_pb2, dnc_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 from redis.asyncio import Redis
 
 Metadata = list[tuple[str, str]]

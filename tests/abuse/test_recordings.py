@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from obzvon.bus import Consumer
-from obzvon.devstack import DevStack, numbers_awake_now, wait_healthy
 from obzvon.errors import field_violations
 from obzvon.recordings import RecordingKey, RecordingStoreSettings, open_store
 from obzvon.script import disclosure_text, load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS, TTS_REQUESTS
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now, wait_healthy
 
 Metadata = list[tuple[str, str]]
 T = campaigns_pb2

@@ -12,12 +12,12 @@ import grpc
 import pytest
 from obzvon.bus import Producer
 from obzvon.compliance import load_profile
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.errors import field_violations
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import CALL_EVENTS
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, events_pb2, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 Metadata = list[tuple[str, str]]
 

@@ -16,11 +16,11 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from obzvon.bus import Producer, ensure_topics
-from obzvon.devstack import DevStack, numbers_awake_now, wait_healthy
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import CALL_EVENTS
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, events_pb2, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now, wait_healthy
 
 Metadata = list[tuple[str, str]]
 COOLDOWN_S = 3

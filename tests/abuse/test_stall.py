@@ -11,10 +11,10 @@ from typing import Any
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack, wait_healthy
 from obzvon.errors import field_violations, retry_delay_s
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, scripts_pb2, tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, wait_healthy
 
 Metadata = list[tuple[str, str]]
 NewTenant = Callable[[], Metadata]

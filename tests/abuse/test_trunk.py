@@ -10,12 +10,12 @@ from collections.abc import Callable
 import grpc
 import pytest
 from obzvon.bus import Consumer
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.errors import field_violations
 from obzvon.script import disclosure_text, load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS, TTS_REQUESTS
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 Metadata = list[tuple[str, str]]
 NewTenant = Callable[[], Metadata]

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack, wait_healthy
 from obzvon.v1 import tenants_pb2, tenants_pb2_grpc
+from obzvon_devstack.devstack import DevStack, wait_healthy
 
 Metadata = list[tuple[str, str]]
 

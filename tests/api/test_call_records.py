@@ -27,7 +27,6 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from obzvon import keys
 from obzvon.bus import Producer
-from obzvon.devstack import DevStack, bin_path, wait_healthy
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import CALL_EVENTS
@@ -40,6 +39,7 @@ from obzvon.v1 import (
     tenants_pb2,
     tenants_pb2_grpc,
 )
+from obzvon_devstack.devstack import DevStack, bin_path, wait_healthy
 
 T = events_pb2.CallEventType
 SCRIPT = """

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import grpc
-from obzvon.devstack import DevStack, bin_path
+from obzvon_devstack.devstack import DevStack, bin_path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy/local/demo/clinic-reminder.yaml"
 

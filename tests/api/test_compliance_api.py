@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 NewTenant = Callable[[], list[tuple[str, str]]]
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 import grpc
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 NewTenant = Callable[[], list[tuple[str, str]]]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from obzvon.bus import Producer, ensure_topics
-from obzvon.devstack import numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, tenants_pb2
+from obzvon_devstack.devstack import numbers_awake_now
 from obzvon_scheduler.admission import Admission
 from obzvon_scheduler.campaigns import CampaignControl
 from obzvon_scheduler.dispatcher import Dispatcher

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import grpc
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.v1 import campaigns_pb2, campaigns_pb2_grpc, dnc_pb2, dnc_pb2_grpc
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 from obzvon_scheduler.campaigns import CampaignControl
 from obzvon_scheduler.store import Store
 from prometheus_client import REGISTRY

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
-from obzvon.devstack import SERVICES, DevStack
 from obzvon.topics import ALL_TOPICS
+from obzvon_devstack.devstack import SERVICES, DevStack
 from prometheus_client.metrics_core import Metric
 
 pytestmark = pytest.mark.stack

@@ -7,10 +7,10 @@ import time
 import uuid
 
 from obzvon.bus import Consumer, Producer, ensure_topics
-from obzvon.devstack import DevStack
 from obzvon.settings import CommonSettings
 from obzvon.topics import ASR_REQUESTS, ASR_RESULTS
 from obzvon.v1 import events_pb2
+from obzvon_devstack.devstack import DevStack
 from obzvon_phonesim.voices import render
 
 

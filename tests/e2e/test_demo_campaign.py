@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from obzvon.demo import run_campaign
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
+from obzvon_devstack.demo import run_campaign
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 
 
 def test_ten_contacts_report_equals_phone_ground_truth(devstack: DevStack) -> None:

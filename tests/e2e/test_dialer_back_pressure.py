@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 from obzvon.bus import Producer, ensure_topics
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from test_one_call_per_attempt import dial_request, mark_running
 
 

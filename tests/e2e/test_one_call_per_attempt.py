@@ -10,11 +10,11 @@ from pathlib import Path
 
 from obzvon import keys
 from obzvon.bus import Producer, ensure_topics
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.script import load_script_yaml
 from obzvon.settings import CommonSettings
 from obzvon.topics import DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from redis.asyncio import Redis
 
 NUMBER = numbers_awake_now(1)[0].lstrip("+")

@@ -7,9 +7,9 @@ import uuid
 
 import grpc
 import pytest
-from obzvon.demo import ApiClient, read_ground_truth
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.v1 import dnc_pb2
+from obzvon_devstack.demo import ApiClient, read_ground_truth
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 
 
 def test_opt_out_in_call_blocks_the_next_campaign(devstack: DevStack) -> None:

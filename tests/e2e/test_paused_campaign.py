@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 
 import redis
-from obzvon.demo import ApiClient
-from obzvon.devstack import DevStack, numbers_awake_now, wait_healthy
 from obzvon.v1 import campaigns_pb2
+from obzvon_devstack.demo import ApiClient
+from obzvon_devstack.devstack import DevStack, numbers_awake_now, wait_healthy
 
 
 def wait_until(check: Callable[[], bool], devstack: DevStack, timeout_s: float = 60) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from obzvon.demo import ApiClient, read_ground_truth
-from obzvon.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 from obzvon.v1 import campaigns_pb2
+from obzvon_devstack.demo import ApiClient, read_ground_truth
+from obzvon_devstack.devstack import DevStack, free_port, numbers_awake_now, start_phonesim, stop_process
 
 
 def test_campaign_pauses_itself_when_callees_hang_up_at_once(devstack: DevStack) -> None:

@@ -20,12 +20,12 @@ from typing import Any, cast
 from obzvon import keys
 from obzvon.audio import audio_key
 from obzvon.compliance import MemoryAuditLog, MemoryCounterStore, MemoryDncRegistry
-from obzvon.devstack import numbers_awake_now
 from obzvon.media import MediaClock, RtpSession
 from obzvon.script import OPT_OUT_CONFIRMATION, disclosure_text, node_text, spoken
 from obzvon.sip import IncomingCall, SipTrunk, SipUas
 from obzvon.v1 import campaigns_pb2, events_pb2, scripts_pb2
 from obzvon.voices import LANGUAGES, default_voice
+from obzvon_devstack.devstack import numbers_awake_now
 from obzvon_dialer.call import DialerContext, place
 from obzvon_dialer.dialog import Reply
 from obzvon_dialer.prompts import PlatformSentence, Prompts

@@ -20,11 +20,11 @@ from dialer_call import load_platform_prompts
 from obzvon import keys
 from obzvon.audio import audio_key, pcmu_key
 from obzvon.compliance import MemoryAuditLog, MemoryCounterStore, MemoryDncRegistry
-from obzvon.devstack import numbers_awake_now
 from obzvon.media import MediaClock
 from obzvon.script import disclosure_text, load_script_yaml
 from obzvon.sip import IncomingCall, SipTrunk, SipUas
 from obzvon.v1 import campaigns_pb2, events_pb2
+from obzvon_devstack.devstack import numbers_awake_now
 from obzvon_dialer.call import DialerContext, place
 from obzvon_dialer.prompts import Prompts
 from obzvon_dialer.settings import DialerSettings

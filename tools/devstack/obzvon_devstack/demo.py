@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from obzvon_phonesim import compare
-
-from obzvon.devstack import DevStack, numbers_awake_now
 from obzvon.script import load_script_yaml
 from obzvon.v1 import (
     campaigns_pb2,
@@ -31,6 +28,9 @@ from obzvon.v1 import (
     tenants_pb2,
     tenants_pb2_grpc,
 )
+from obzvon_phonesim import compare
+
+from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
 SCRIPT = Path(__file__).resolve().parents[4] / "deploy/local/demo/clinic-reminder.yaml"
 CALLER_ID = "+74950000000"
