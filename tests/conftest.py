@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from obzvon import keys
 from obzvon.recordings import RecordingStoreSettings
 from obzvon.settings import CommonSettings
 from obzvon_devstack.devstack import DevStack
@@ -65,6 +66,16 @@ def test_redis(local_stack: None) -> str:
     """Redis database 1 (or OBZVON_TEST_REDIS_URL), emptied once per session; never the demo's (database 0)."""
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def no_campaign_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the test database, no campaign of it stays running: every scheduler walks
+    every running campaign of its database, so a later test's scheduler would dial an earlier test's
+    contacts (and its dispatcher count their requests)."""
+    yield
+    if {"test_redis", "devstack"} & set(request.fixturenames):
+        redis.Redis.from_url(TEST_REDIS_URL).delete(keys.running_campaigns())
 
 
 @pytest.fixture

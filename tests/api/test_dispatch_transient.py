@@ -34,13 +34,16 @@ CONTACT = "k1"
 class FlakyProducer:
     """The real producer, except that its first `failures` dial requests fail (a broker blip)."""
 
-    def __init__(self, producer: Producer, failures: int) -> None:
+    def __init__(self, producer: Producer, failures: int, tenant_id: str) -> None:
         self._producer = producer
         self.failures = failures
+        # The dispatcher walks every running campaign of the test database (other tests' too): only this
+        # test's tenant is counted.
+        self.tenant_id = tenant_id
         self.dial_requests: list[str] = []  # attempt ids really published
 
     async def send(self, topic: Any, key: str, value: Any) -> None:
-        if topic is DIAL_REQUESTS:
+        if topic is DIAL_REQUESTS and value.tenant_id == self.tenant_id:
             if self.failures > 0:
                 self.failures -= 1
                 raise ConnectionError("broker unavailable")
@@ -115,7 +118,7 @@ async def setup(
     await store.set_running(tenant_id, campaign_id, True)
     admission = Admission(redis)
     settings = SchedulerSettings(topic_prefix=bus.topic_prefix, dispatch_retry_delay_s=5.0, dispatch_max_errors=3)
-    flaky = FlakyProducer(producer, producer_failures)
+    flaky = FlakyProducer(producer, producer_failures, tenant_id)
     dispatcher = Dispatcher(store, flaky, CampaignControl(store, producer, admission), admission, settings)  # type: ignore[arg-type]
     return Setup(store, flaky, dispatcher, settings, tenant_id, campaign_id)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from obzvon import keys
-from obzvon.audio import audio_key
+from obzvon.audio import audio_key, pcmu_key
 from obzvon.compliance import MemoryAuditLog, MemoryCounterStore, MemoryDncRegistry
 from obzvon.media import MediaClock, RtpSession
 from obzvon.script import OPT_OUT_CONFIRMATION, disclosure_text, node_text, spoken
@@ -156,6 +156,9 @@ async def load_platform_prompts(redis: Redis, prompts: Prompts, seconds: float =
         for language in LANGUAGES:
             key = audio_key(spoken(sentence.texts, language), default_voice(language), language)
             audio = tone(seconds, PLATFORM_TONE_HZ.get(sentence, 440.0))
+            # A real tts (an end-to-end test's) may have stored the spoken sentence under the same key, in
+            # its PCMU form too, which a PCMU call would prefer: only the tone may remain.
+            await redis.delete(pcmu_key(key))
             await redis.set(keys.tts_audio(key), audio, ex=120)
     await prompts.load_platform(1.0)
 
@@ -222,7 +225,9 @@ async def attempt(
     texts += [node_text(node) for node in script.nodes.values() if node_text(node)]
     for text in texts:
         length = next((s for fragment, s in seconds.items() if fragment in text), default_s)
-        await d.redis.set(keys.tts_audio(audio_key(text, VOICE, LANGUAGE)), tone(length), ex=120)
+        key = audio_key(text, VOICE, LANGUAGE)
+        await d.redis.delete(pcmu_key(key))  # a real tts's PCMU form of the same text would be preferred
+        await d.redis.set(keys.tts_audio(key), tone(length), ex=120)
     return request
 
 

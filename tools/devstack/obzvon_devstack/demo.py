@@ -32,7 +32,7 @@ from obzvon_phonesim import compare
 
 from obzvon_devstack.devstack import DevStack, numbers_awake_now
 
-SCRIPT = Path(__file__).resolve().parents[4] / "deploy/local/demo/clinic-reminder.yaml"
+SCRIPT = Path(__file__).resolve().parents[3] / "deploy/local/demo/clinic-reminder.yaml"
 CALLER_ID = "+74950000000"
 
 
