@@ -65,9 +65,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "asr"))
 
 import asr_voices  # noqa: E402
-from obzvon.decisions import Decision, decide  # noqa: E402
+from obzvon.decisions import Decision  # noqa: E402
 from obzvon_asr import intents, tables  # noqa: E402
-from obzvon_asr.classify import SCRIPT_EXPECT  # noqa: E402
+from obzvon_asr.classify import decision_for  # noqa: E402
 from obzvon_asr.engine import AsrEngine, EngineOptions, Recognition, Utterance, models_from_env  # noqa: E402
 
 CACHE = ROOT / ".local" / "asr-set" / "audio"
@@ -336,18 +336,6 @@ class Tally:
             "confirm_rate": _rate(self.confirmed, self.n),
             "wer": _rate(self.word_errors, max(1, self.words)),
         }
-
-
-def decision_for(heard: Recognition, expect: str, confirm_below: float) -> Decision:
-    """What the dialer does with this reply at its first ask (the shared rule, no key pressed)."""
-    return decide(
-        intent=heard.intent,
-        decided_by=heard.decided_by,
-        confidence=heard.confidence,
-        expect=SCRIPT_EXPECT[expect],
-        confirm_below=confirm_below,
-        value=heard.value,
-    )
 
 
 def _acc(ok: int, n: int) -> dict[str, float | int]:

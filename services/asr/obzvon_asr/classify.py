@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from obzvon.decisions import decide
+from obzvon.decisions import Decision, decide
 from obzvon.v1 import scripts_pb2
 
 from obzvon_asr.engine import EXPECTS, AsrEngine, Recognition, Utterance, models_from_env
@@ -63,9 +63,9 @@ SCRIPT_EXPECT: dict[str, scripts_pb2.Expect.ValueType] = {
 }
 
 
-def report(result: Recognition, expect: str, confirm_below: float) -> dict[str, object]:
-    """The printed line: what was heard, and what the dialog would do with it."""
-    decision = decide(
+def decision_for(result: Recognition, expect: str, confirm_below: float) -> Decision:
+    """What the dialer does with this reply at its first ask (the shared rule, no key pressed)."""
+    return decide(
         intent=result.intent,
         decided_by=result.decided_by,
         confidence=result.confidence,
@@ -73,6 +73,11 @@ def report(result: Recognition, expect: str, confirm_below: float) -> dict[str, 
         confirm_below=confirm_below,
         value=result.value,
     )
+
+
+def report(result: Recognition, expect: str, confirm_below: float) -> dict[str, object]:
+    """The printed line: what was heard, and what the dialog would do with it."""
+    decision = decision_for(result, expect, confirm_below)
     out: dict[str, object] = {
         "text": result.text,
         "intent": result.intent,

@@ -48,6 +48,32 @@ def check_spam_pause(pause: campaigns_pb2.SpamPause, acknowledged: bool, now: fl
         raise SpamPauseHolds(f"the spam-risk pause's cooldown ends at {ends_text}: start the campaign after that")
 
 
+def blocked_event(
+    tenant_id: str,
+    campaign_id: str,
+    contact: campaigns_pb2.Contact,
+    *,
+    rule: str,
+    status: str,
+    at: float | None = None,
+) -> events_pb2.CallEvent:
+    """The event of a contact a rule keeps from this campaign for good (at import or when due); reports
+    count it by rule."""
+    event = events_pb2.CallEvent(
+        event_id=uuid.uuid4().hex,
+        tenant_id=tenant_id,
+        campaign_id=campaign_id,
+        contact_id=contact.contact_id,
+        type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
+        outcome=events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=rule),
+        reason=status,
+        phone_number=contact.phone_number,
+    )
+    if at is not None:
+        event.time.FromNanoseconds(int(at * 1e9))
+    return event
+
+
 class CampaignControl:
     def __init__(self, store: Store, producer: Producer, admission: Admission) -> None:
         self._store = store
@@ -96,17 +122,12 @@ class CampaignControl:
                 await self._producer.send(
                     CALL_EVENTS,
                     contact.contact_id,
-                    events_pb2.CallEvent(
-                        event_id=uuid.uuid4().hex,
-                        tenant_id=tenant_id,
-                        campaign_id=cid,
-                        contact_id=contact.contact_id,
-                        type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
-                        outcome=events_pb2.OutcomeDetail(
-                            outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=decision.rule.value if decision.rule else ""
-                        ),
-                        reason=decision.status,
-                        phone_number=contact.phone_number,
+                    blocked_event(
+                        tenant_id,
+                        cid,
+                        contact,
+                        rule=decision.rule.value if decision.rule else "",
+                        status=decision.status,
                     ),
                 )
             await self._store.put_contacts(tenant_id, cid, [r.contact for r in rows])

@@ -24,7 +24,7 @@ from obzvon.topics import CALL_EVENTS, DIAL_REQUESTS
 from obzvon.v1 import campaigns_pb2, events_pb2
 
 from obzvon_scheduler.admission import Admission, AdmissionDecision
-from obzvon_scheduler.campaigns import CampaignControl, campaign_id_of
+from obzvon_scheduler.campaigns import CampaignControl, blocked_event, campaign_id_of
 from obzvon_scheduler.outcomes import contact_status
 from obzvon_scheduler.settings import SchedulerSettings
 from obzvon_scheduler.store import Store
@@ -268,17 +268,7 @@ class Dispatcher:
         await self._producer.send(
             CALL_EVENTS,
             contact.contact_id,
-            events_pb2.CallEvent(
-                event_id=uuid.uuid4().hex,
-                tenant_id=tenant_id,
-                campaign_id=campaign_id,
-                contact_id=contact.contact_id,
-                type=events_pb2.CALL_EVENT_TYPE_BLOCKED,
-                outcome=events_pb2.OutcomeDetail(outcome=events_pb2.CALL_OUTCOME_BLOCKED, rule=decision.rule),
-                reason=status,
-                time=timestamp(time.time()),
-                phone_number=contact.phone_number,
-            ),
+            blocked_event(tenant_id, campaign_id, contact, rule=decision.rule, status=status, at=time.time()),
         )
         log.info("contact held back", extra={"contact_id": contact.contact_id, "status": status})
 

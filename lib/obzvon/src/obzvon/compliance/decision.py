@@ -228,29 +228,23 @@ def build_buckets(req: AdmissionRequest, e164: str, zones: Iterable[ZoneInfo], n
                             rule=_LIMIT_RULE[period].value,
                         )
                     )
-    if profile.frequency_cap_per_day is not None:
+    # Per number across all tenants: answered calls (the frequency cap), and every call sent (the
+    # attempt cap, busy, unanswered and rejected ones too).
+    for prefix, limit, counts_on, rule in (
+        ("freq", profile.frequency_cap_per_day, _FREQ_COUNTS_ON, Rule.FREQUENCY_CAP),
+        ("att", profile.attempts_per_day, _ATTEMPT_COUNTS_ON, Rule.DAILY_ATTEMPT_CAP),
+    ):
+        if limit is None:
+            continue
         for d in days:
             buckets.append(
                 Bucket(
-                    key=f"freq:{e164}:{d.isoformat()}",
-                    limit=profile.frequency_cap_per_day,
+                    key=f"{prefix}:{e164}:{d.isoformat()}",
+                    limit=limit,
                     ttl_s=_BUCKET_TTL_S[Period.DAY],
-                    counts_on=_FREQ_COUNTS_ON,
+                    counts_on=counts_on,
                     reserve=True,
-                    rule=Rule.FREQUENCY_CAP.value,
-                )
-            )
-    if profile.attempts_per_day is not None:
-        # Across all tenants, like the frequency cap, but counting busy, unanswered and rejected calls too.
-        for d in days:
-            buckets.append(
-                Bucket(
-                    key=f"att:{e164}:{d.isoformat()}",
-                    limit=profile.attempts_per_day,
-                    ttl_s=_BUCKET_TTL_S[Period.DAY],
-                    counts_on=_ATTEMPT_COUNTS_ON,
-                    reserve=True,
-                    rule=Rule.DAILY_ATTEMPT_CAP.value,
+                    rule=rule.value,
                 )
             )
     return buckets
